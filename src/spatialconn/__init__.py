@@ -1,0 +1,53 @@
+"""spatialconn: exact, fast spatial connectivity with fixed synapse counts.
+
+>>> import numpy as np, spatialconn as sc
+>>> pos = np.random.default_rng(0).random((200, 2))
+>>> conn = sc.connect(pos, rule=sc.FixedOutDegree(10), kernel=sc.Gaussian(0.1), seed=1)
+>>> len(conn)
+2000
+"""
+
+from .connect import connect, iter_connect
+from .connections import Connections
+from .kernels import (
+    AnisotropicGaussian,
+    Constant,
+    CustomKernel,
+    Exponential,
+    Gamma,
+    Gaussian,
+    Kernel,
+    Linear,
+    Shifted,
+)
+from .masks import Annulus, Box, Disc, Ellipse, Mask
+from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, Rule
+from .space import Space
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "connect",
+    "iter_connect",
+    "Connections",
+    "Rule",
+    "FixedOutDegree",
+    "FixedInDegree",
+    "FixedTotalNumber",
+    "PairwiseBernoulli",
+    "Kernel",
+    "Gaussian",
+    "Exponential",
+    "Gamma",
+    "Linear",
+    "Constant",
+    "AnisotropicGaussian",
+    "CustomKernel",
+    "Shifted",
+    "Mask",
+    "Disc",
+    "Annulus",
+    "Box",
+    "Ellipse",
+    "Space",
+]

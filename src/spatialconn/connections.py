@@ -1,0 +1,77 @@
+"""The result of :func:`spatialconn.connect`: synapses as index arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._units import UnitContext
+from .space import wrap
+
+
+class Connections:
+    """Synapses as parallel arrays of source and target indices.
+
+    Synapses are grouped by driver (by source for out-degree, total-number and
+    Bernoulli rules, by target for in-degree) in a deterministic order.
+    Indices are ``int32`` when they fit, ``int64`` otherwise.
+
+    Attributes
+    ----------
+    sources, targets : ndarray of int
+        Index of each synapse's source and target in its population.
+    n_sources, n_targets : int
+        Population sizes.
+
+    Examples
+    --------
+    >>> import numpy as np, spatialconn as sc
+    >>> pos = np.random.default_rng(0).random((50, 2))
+    >>> conn = sc.connect(pos, rule=sc.FixedOutDegree(2), kernel=sc.Gaussian(0.2), seed=3)
+    >>> len(conn), conn.sources[:4].tolist()
+    (100, [0, 0, 1, 1])
+    >>> conn.distances.shape
+    (100,)
+    """
+
+    def __init__(self, sources, targets, source_positions, target_positions, periods=None, units=None):
+        n_s, n_t = len(source_positions), len(target_positions)
+        dtype = np.int32 if max(n_s, n_t) < 2**31 else np.int64
+        self.sources = np.ascontiguousarray(sources, dtype=dtype)
+        self.targets = np.ascontiguousarray(targets, dtype=dtype)
+        if self.sources.shape != self.targets.shape:
+            raise ValueError("sources and targets must have equal length")
+        self.n_sources, self.n_targets = n_s, n_t
+        self._source_positions = source_positions
+        self._target_positions = target_positions
+        self._periods = np.full(source_positions.shape[1], np.inf) if periods is None else periods
+        self._units = units if units is not None else UnitContext(source_positions)
+
+    def __len__(self) -> int:
+        return int(self.sources.size)
+
+    def __repr__(self) -> str:
+        return f"<Connections: {len(self)} synapses, {self.n_sources} sources -> {self.n_targets} targets>"
+
+    @property
+    def displacements(self) -> np.ndarray:
+        """Displacement ``target - source`` of each synapse, shape ``(n, d)`` (plain numbers)."""
+        disp = self._target_positions[self.targets] - self._source_positions[self.sources]
+        return wrap(disp, self._periods)
+
+    @property
+    def distances(self):
+        """Distance of each synapse (minimum image in a periodic space).
+
+        In the unit of the positions when they carried one, so that, e.g.,
+        ``synapses.delay = conn.distances / velocity + d0`` works in Brian2.
+        """
+        disp = self.displacements
+        return self._units.attach(np.sqrt(np.einsum("ij,ij->i", disp, disp)))
+
+    def out_degrees(self) -> np.ndarray:
+        """Number of synapses made by each source."""
+        return np.bincount(self.sources, minlength=self.n_sources)
+
+    def in_degrees(self) -> np.ndarray:
+        """Number of synapses received by each target."""
+        return np.bincount(self.targets, minlength=self.n_targets)

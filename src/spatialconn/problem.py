@@ -1,0 +1,100 @@
+"""A validated connection problem, in the driver's frame, as the engines see it.
+
+:func:`spatialconn.connect` checks and converts every input once and builds
+a :class:`Problem`; engines trust it. Everything is plain float64 (SI units
+when the inputs had units), and the roles are already swapped for in-degree
+rules: the *driver* is the side whose count is fixed and the *partners* are
+the candidates it draws from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .kernels import Kernel
+from .masks import Mask
+from .space import wrap
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Inputs of an engine.
+
+    Attributes
+    ----------
+    drivers, partners : (N_d, d), (N_p, d) float64 arrays
+        Positions of the drivers and of their candidate partners.
+    sign : {+1.0, -1.0}
+        The kernel's displacement ``target - source`` equals
+        ``sign * (partner - driver)`` (+1 when the sources drive).
+    kernel : Kernel or None
+        ``None`` means uniform weights.
+    mask : Mask or None
+    periods : (d,) float64 array
+        Period of each axis, ``inf`` where open.
+    exclude_self : bool
+        Recurrent population without autapses: partner ``i`` is excluded for driver ``i``.
+    key : (2,) uint64 array
+        Root key of the driver-keyed random streams (:mod:`spatialconn.rng`).
+    chunk_size : int or None
+        Drivers per block (engines may choose when None); never changes results.
+    """
+
+    drivers: np.ndarray
+    partners: np.ndarray
+    sign: float
+    kernel: Kernel | None
+    mask: Mask | None
+    periods: np.ndarray
+    exclude_self: bool
+    key: np.ndarray
+    chunk_size: int | None = None
+
+    @property
+    def n_drivers(self) -> int:
+        return self.drivers.shape[0]
+
+    @property
+    def n_partners(self) -> int:
+        return self.partners.shape[0]
+
+    @property
+    def ndim(self) -> int:
+        return self.drivers.shape[1]
+
+    @property
+    def reach(self) -> float:
+        """Largest distance at which a pair can have non-zero weight (may be ``inf``)."""
+        r = np.inf
+        if self.kernel is not None:
+            r = min(r, self.kernel.cutoff)
+        if self.mask is not None:
+            r = min(r, self.mask.reach)
+        return float(r)
+
+    @property
+    def positive_everywhere(self) -> bool:
+        """True when every pair other than excluded autapses has weight > 0."""
+        if self.mask is not None:
+            return False
+        return self.kernel is None or getattr(self.kernel, "positive_everywhere", False)
+
+    def displacement(self, driver_pos: np.ndarray, partner_pos: np.ndarray) -> np.ndarray:
+        """Kernel displacement ``target - source`` for driver/partner positions (broadcasting)."""
+        disp = partner_pos - driver_pos
+        if self.sign < 0:
+            disp = -disp
+        return wrap(disp, self.periods)
+
+    def log_weights(self, disp: np.ndarray) -> np.ndarray:
+        """``log w`` of kernel displacements (mask applied; autapses are not handled here)."""
+        dist = np.sqrt(np.einsum("...i,...i->...", disp, disp))
+        if self.kernel is None:
+            lw = np.zeros(dist.shape)
+        else:
+            lw = np.asarray(self.kernel.log_weight(disp, dist), dtype=np.float64)
+        if self.mask is not None:
+            lw = np.where(self.mask.contains(disp, dist), lw, -np.inf)
+        return lw
