@@ -83,7 +83,7 @@ class UnitContext:
             return None
         dim = dimension_of(value)
         expected = None if self.dim is None else self.dim**power
-        if dim is None and expected is not None:
+        if dim is None and expected is not None and np.any(plain(value) != 0):  # 0 needs no unit
             raise ValueError(
                 f"{name}={value!r} has no unit but the positions carry the dimension "
                 f"{_describe(self.dim)}; give {name} with a unit (e.g. {name}=100*um)"
