@@ -1,0 +1,122 @@
+"""Normalise writer input: one :class:`Connections` or an iterable of blocks.
+
+Examples
+--------
+>>> import numpy as np, spatialconn as sc
+>>> pos = np.random.default_rng(0).random((20, 2))
+>>> conn = sc.connect(pos, rule=sc.FixedOutDegree(2), seed=1)
+>>> stream = Blocks(conn)
+>>> stream.n_sources, sum(len(b) for b in stream)
+(20, 40)
+"""
+
+from __future__ import annotations
+
+import itertools
+import numbers
+
+import numpy as np
+
+from ..connections import Connections
+
+__all__ = ["Blocks", "attribute_values"]
+
+
+class Blocks:
+    """Iterate over the synapse blocks of ``data`` after checking the first one.
+
+    Parameters
+    ----------
+    data : Connections or iterable of Connections
+        E.g. the result of :func:`spatialconn.connect` or of
+        :func:`spatialconn.iter_connect`.
+    name : str
+        Argument name used in error messages.
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is neither, or a later block is not a ``Connections``.
+    ValueError
+        If an iterable yields no block, or blocks disagree on population sizes.
+    """
+
+    def __init__(self, data, name: str = "conn"):
+        self.name = name
+        if isinstance(data, Connections):
+            self.single = data
+            first, rest = data, iter(())
+        elif isinstance(data, (str, bytes, np.ndarray, dict)) or not hasattr(data, "__iter__"):
+            raise TypeError(
+                f"{name} must be a spatialconn Connections or an iterable of them "
+                f"(e.g. sc.iter_connect(...)), got {type(data).__name__}"
+            )
+        else:
+            self.single = None
+            rest = iter(data)
+            first = next(rest, None)
+            if first is None:
+                raise ValueError(f"{name} yielded no block of connections; nothing to write")
+            self._check(first)
+        self.n_sources, self.n_targets = first.n_sources, first.n_targets
+        self._it = itertools.chain([first], rest)
+
+    def _check(self, block):
+        if not isinstance(block, Connections):
+            raise TypeError(f"{self.name} must yield spatialconn Connections, got {type(block).__name__}")
+
+    def __iter__(self):
+        for block in self._it:
+            self._check(block)
+            if (block.n_sources, block.n_targets) != (self.n_sources, self.n_targets):
+                raise ValueError(
+                    f"{self.name}: a block has {block.n_sources} x {block.n_targets} neurons, "
+                    f"the first had {self.n_sources} x {self.n_targets}"
+                )
+            yield block
+
+
+def attribute_values(name: str, spec, block: Connections, distances: np.ndarray):
+    """Values of a per-synapse attribute for ``block`` (None when ``spec`` is None).
+
+    ``spec`` is a number, a callable of the distances (plain floats), or an
+    array of one value per synapse (only for a single ``Connections``).
+    """
+    if spec is None:
+        return None
+    if callable(spec):
+        out = np.asarray(spec(distances), dtype=np.float64)
+        if out.shape != distances.shape:
+            raise ValueError(f"{name}(distances) must return one value per synapse, got shape {out.shape}")
+        return out
+    if isinstance(spec, numbers.Real):
+        return np.full(len(block), float(spec))
+    out = np.asarray(spec, dtype=np.float64)
+    if out.shape != (len(block),):
+        raise ValueError(f"{name} must have one value per synapse ({len(block)}), got shape {out.shape}")
+    return out
+
+
+def check_attribute(name: str, spec, blocks: Blocks):
+    """Validate an attribute spec before any file is created."""
+    if spec is None or callable(spec):
+        return
+    if isinstance(spec, numbers.Real) and not isinstance(spec, bool):
+        if not np.isfinite(spec):
+            raise ValueError(f"{name} must be finite, got {spec!r}")
+        return
+    if blocks.single is None:
+        raise TypeError(f"{name} must be a number or a callable of distances when streaming blocks, got an array")
+    try:
+        arr = np.asarray(spec, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a number, an array or a callable, got {spec!r}") from exc
+    if arr.shape != (len(blocks.single),):
+        raise ValueError(f"{name} must have one value per synapse ({len(blocks.single)}), got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite")
+
+
+def plain_distances(block: Connections) -> np.ndarray:
+    """Distances of ``block`` as plain float64 (SI units if positions carried units)."""
+    return np.asarray(block.distances, dtype=np.float64)

@@ -1,0 +1,180 @@
+"""Parquet output (pyarrow): one file, or a partitioned directory for large outputs.
+
+Columns: ``source`` and ``target`` (int32 when the populations allow, else
+int64), ``distance`` (float64, optional) and optional ``syn_weight`` and
+``delay``. Each block becomes one or more row groups, so memory is bounded
+by the block, not the output. A directory holds ``part-00000.parquet``,
+``part-00001.parquet``, ... in synapse order and reads back with
+``pandas.read_parquet(dir)``, ``pyarrow.dataset.dataset(dir)`` or
+``dask.dataframe.read_parquet(dir)``.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import re
+
+import numpy as np
+
+from ._atomic import atomic_path, check_target
+from ._blocks import Blocks, attribute_values, check_attribute, plain_distances
+from ..progress import progress_bar
+
+__all__ = ["write_parquet", "part_name", "is_part_name"]
+
+_PART = re.compile(r"^part-\d{5,}\.parquet$")
+
+
+def part_name(i: int) -> str:
+    """File name of partition ``i`` in a partitioned directory (sorts in synapse order).
+
+    Examples
+    --------
+    >>> part_name(3)
+    'part-00003.parquet'
+    """
+    return f"part-{i:05d}.parquet"
+
+
+def is_part_name(name: str) -> bool:
+    """Whether ``name`` is a partition file written by spatialconn."""
+    return bool(_PART.match(name))
+
+
+def schema(n_sources: int, n_targets: int, columns):
+    """The pyarrow schema of the output."""
+    import pyarrow as pa
+
+    index = pa.int32() if max(n_sources, n_targets) < 2**31 else pa.int64()
+    fields = [pa.field("source", index, nullable=False), pa.field("target", index, nullable=False)]
+    fields += [pa.field(c, pa.float64(), nullable=False) for c in columns]
+    meta = {b"spatialconn.n_sources": str(n_sources).encode(), b"spatialconn.n_targets": str(n_targets).encode()}
+    return pa.schema(fields, metadata=meta)
+
+
+def table(block, sch, extra: dict):
+    """One block of synapses as a pyarrow Table with schema ``sch``."""
+    import pyarrow as pa
+
+    cols = [pa.array(block.sources, sch.field("source").type), pa.array(block.targets, sch.field("target").type)]
+    d = plain_distances(block) if len(sch) > 2 else None
+    for name in sch.names[2:]:
+        values = d if name == "distance" else attribute_values(name, extra[name], block, d)
+        cols.append(pa.array(values, pa.float64()))
+    return pa.Table.from_arrays(cols, schema=sch)
+
+
+def write_parquet(
+    conn,
+    path,
+    *,
+    rows_per_file: int | None = None,
+    distance: bool = True,
+    syn_weight=None,
+    delay=None,
+    compression: str = "zstd",
+    row_group_size: int = 1 << 20,
+    overwrite: bool = True,
+    progress: bool = False,
+) -> str:
+    """Write synapses to Parquet, atomically, streaming block by block.
+
+    Parameters
+    ----------
+    conn : Connections or iterable of Connections
+        One result, or blocks from :func:`spatialconn.iter_connect`.
+    path : str or os.PathLike
+        A ``.parquet`` file, or a directory when ``rows_per_file`` is given.
+    rows_per_file : int, optional
+        Write a partitioned directory with at most this many synapses per
+        file (``part-00000.parquet``, ...), in synapse order.
+    distance : bool
+        Include the ``distance`` column.
+    syn_weight, delay : None, number, callable or array
+        Extra columns; a callable receives a block's distances.
+    compression : str
+        Parquet codec (``"zstd"``, ``"snappy"``, ``"none"``, ...).
+    row_group_size : int
+        Maximum rows per row group.
+    overwrite : bool
+        Replace an existing output (a directory only if it holds nothing
+        but partition files).
+    progress : bool
+        Show a tqdm bar of synapses written.
+
+    Returns
+    -------
+    str
+        ``path``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For bad arguments, before any file is created.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, pandas as pd, spatialconn as sc
+    >>> pos = np.random.default_rng(0).random((100, 2))
+    >>> blocks = sc.iter_connect(pos, rule=sc.FixedOutDegree(3), chunk_size=40, seed=1)
+    >>> out = write_parquet(blocks, os.path.join(tempfile.mkdtemp(), "syn"), rows_per_file=100)
+    >>> sorted(os.listdir(out))
+    ['part-00000.parquet', 'part-00001.parquet', 'part-00002.parquet']
+    >>> df = pd.read_parquet(out)
+    >>> len(df), list(df.columns)
+    (300, ['source', 'target', 'distance'])
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    blocks = Blocks(conn)
+    if rows_per_file is not None and (not isinstance(rows_per_file, numbers.Integral)
+                                      or isinstance(rows_per_file, bool) or rows_per_file < 1):
+        raise ValueError(f"rows_per_file must be a positive integer or None, got {rows_per_file!r}")
+    if not isinstance(row_group_size, numbers.Integral) or row_group_size < 1:
+        raise ValueError(f"row_group_size must be a positive integer, got {row_group_size!r}")
+    if not isinstance(compression, str):
+        raise TypeError(f"compression must be a codec name, got {compression!r}")
+    try:
+        pa.Codec(compression) if compression.lower() != "none" else None
+    except (ValueError, pa.ArrowException) as exc:
+        raise ValueError(f"compression {compression!r} is not a Parquet codec available here") from exc
+    check_attribute("syn_weight", syn_weight, blocks)
+    check_attribute("delay", delay, blocks)
+    directory = rows_per_file is not None
+    path = check_target(path, directory=directory, overwrite=overwrite, allowed=is_part_name)
+    extra = {k: v for k, v in (("syn_weight", syn_weight), ("delay", delay)) if v is not None}
+    sch = schema(blocks.n_sources, blocks.n_targets, (["distance"] if distance else []) + list(extra))
+    opts = dict(compression=compression)
+
+    with atomic_path(path, directory=directory) as tmp, progress_bar(progress, desc="Parquet", unit="syn") as bar:
+        if not directory:
+            with pq.ParquetWriter(tmp, sch, **opts) as writer:
+                wrote = False
+                for block in blocks:
+                    if len(block) or not wrote:
+                        writer.write_table(table(block, sch, extra), row_group_size=row_group_size)
+                        wrote = True
+                    bar.update(len(block))
+            return path
+        part, in_part, writer = 0, 0, None
+        try:
+            for block in blocks:
+                t = table(block, sch, extra)
+                while t.num_rows:
+                    if writer is None:
+                        writer = pq.ParquetWriter(os.path.join(tmp, part_name(part)), sch, **opts)
+                    take = min(t.num_rows, rows_per_file - in_part)
+                    writer.write_table(t.slice(0, take), row_group_size=row_group_size)
+                    t, in_part = t.slice(take), in_part + take
+                    bar.update(take)
+                    if in_part == rows_per_file:
+                        writer.close()
+                        writer, part, in_part = None, part + 1, 0
+            if writer is None and part == 0:  # no synapse at all: one empty file keeps the schema
+                pq.write_table(sch.empty_table(), os.path.join(tmp, part_name(0)), **opts)
+        finally:
+            if writer is not None:
+                writer.close()
+    return path
