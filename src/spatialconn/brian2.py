@@ -9,7 +9,7 @@ Examples
 >>> from brian2 import NeuronGroup, Synapses, um, ms
 >>> import numpy as np, spatialconn as sc
 >>> import spatialconn.brian2 as scb
->>> G = NeuronGroup(300, "v : 1\\nx : metre\\ny : metre")
+>>> G = NeuronGroup(300, "v : 1\\nx : metre\\ny : metre", threshold="v > 1")
 >>> rng = np.random.default_rng(0)
 >>> G.x, G.y = rng.random(300) * 500 * um, rng.random(300) * 500 * um
 >>> S = Synapses(G[:100], G[100:], on_pre="v += 0.1")
