@@ -1,0 +1,322 @@
+"""Verify built synapses against their spec: counts, autapses, multapses, distances.
+
+:func:`check_projection` is the logic behind ``spatialconn check``. It tests
+one projection's synapses (index arrays, e.g. read back from a file) against
+the rule that should have produced them, given the positions:
+
+* every index lies in its population;
+* the counts are exact (each driver's degree, or the total); for
+  :class:`~spatialconn.PairwiseBernoulli` the count agrees with its
+  expectation ``Σ p·K`` (a z-test);
+* no autapse where autapses are off, no repeated pair where multapses are off
+  (or the rule cannot make them);
+* every synapse has non-zero weight (inside the mask and the kernel's support);
+* the distances follow the distribution the rule implies given the positions:
+  a Kolmogorov–Smirnov test against the exact expected distribution
+  ``Σ_i k_i Σ_j (w_ij / Σ_j w_ij) δ(d - d_ij)`` (with multapses, and for
+  the Bernoulli and total-number rules), or a two-sample test against fresh
+  draws by the exponential race (successive sampling, without multapses).
+
+Large projections are tested on a random subset of drivers, so the work stays
+near ``max_pairs`` pair evaluations; conditional on the subset, the test is
+still exact.
+
+Examples
+--------
+>>> import numpy as np, spatialconn as sc
+>>> from spatialconn.spec import Projection, Population
+>>> from spatialconn.check import check_projection
+>>> pos = np.random.default_rng(0).random((300, 2))
+>>> proj = Projection("p", "a", "a", sc.FixedOutDegree(5), sc.Gaussian(0.1), autapses=False, seed=3)
+>>> conn = sc.connect(pos, rule=proj.rule, kernel=proj.kernel, autapses=False, seed=3)
+>>> report = check_projection(conn.sources, conn.targets, proj, pos, pos)
+>>> report.passed
+True
+>>> [c.name for c in report.checks]
+['indices', 'counts', 'autapses', 'weights', 'distances']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+from .problem import Problem
+from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli
+
+__all__ = ["Check", "Report", "check_projection"]
+
+
+@dataclass
+class Check:
+    """One verdict: ``name``, ``passed`` and a one-line ``detail``."""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass
+class Report:
+    """The verdicts for one projection."""
+
+    projection: str
+    checks: list = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """True when every check passed."""
+        return all(c.passed for c in self.checks)
+
+    def add(self, name: str, passed, detail: str):
+        self.checks.append(Check(name, bool(passed), detail))
+
+    def lines(self) -> list:
+        """Human-readable lines, one per check."""
+        head = f"{self.projection}: {'PASS' if self.passed else 'FAIL'}"
+        return [head] + [f"  {'ok  ' if c.passed else 'FAIL'} {c.name:<10} {c.detail}" for c in self.checks]
+
+
+def check_projection(sources, targets, projection, source_positions, target_positions, *,
+                     alpha: float = 0.01, max_pairs: int = 20_000_000, replicates: int = 20,
+                     seed: int = 0) -> Report:
+    """Check the synapses ``sources[i] -> targets[i]`` of one projection.
+
+    Parameters
+    ----------
+    sources, targets : array of int
+        The synapses, as indices into the source and target populations.
+    projection : spatialconn.spec.Projection
+        What should have produced them (rule, kernel, mask, space, flags).
+    source_positions, target_positions : (N, d) arrays
+    alpha : float, default 0.01
+        Significance level of the statistical tests (count z-test, KS).
+    max_pairs : int, default 2·10^7
+        Pair evaluations allowed for the distance test; more drivers are
+        sampled at random below it.
+    replicates : int, default 20
+        Fresh draws per observed synapse for the two-sample test (rules
+        without multapses).
+    seed : int, default 0
+        Seed of the driver subset and of the fresh draws (the check is
+        deterministic).
+
+    Returns
+    -------
+    Report
+
+    Examples
+    --------
+    See the module docstring.
+    """
+    s = np.asarray(sources, dtype=np.int64)
+    t = np.asarray(targets, dtype=np.int64)
+    src = np.asarray(source_positions, dtype=np.float64)
+    tgt = np.asarray(target_positions, dtype=np.float64)
+    rule = projection.rule
+    report = Report(projection.name)
+    n_s, n_t = len(src), len(tgt)
+    bad = (s < 0) | (s >= n_s) | (t < 0) | (t >= n_t)
+    if s.shape != t.shape or bad.any():
+        detail = ("sources and targets differ in length" if s.shape != t.shape else
+                  f"synapse {int(np.argmax(bad))} ({s[np.argmax(bad)]} -> {t[np.argmax(bad)]}) is "
+                  f"outside the populations ({n_s} sources, {n_t} targets)")
+        report.add("indices", False, detail)
+        return report
+    report.add("indices", True, f"{len(s)} synapses, all within {n_s} sources and {n_t} targets")
+    in_degree = isinstance(rule, FixedInDegree)
+    periods = np.full(src.shape[1], np.inf) if projection.space is None else projection.space.periods
+    problem = Problem(drivers=tgt if in_degree else src, partners=src if in_degree else tgt,
+                      sign=-1.0 if in_degree else 1.0, kernel=projection.kernel, mask=projection.mask,
+                      periods=periods, exclude_self=projection.recurrent and not projection.autapses,
+                      key=np.zeros(2, np.uint64))
+    drivers, partners = (t, s) if in_degree else (s, t)
+    _counts(report, rule, s, t, n_s, n_t, problem, drivers, partners, alpha, max_pairs, seed)
+    if projection.recurrent and not projection.autapses:
+        n_aut = int(np.count_nonzero(s == t))
+        report.add("autapses", n_aut == 0, "none (autapses = false)" if n_aut == 0 else
+                   f"{n_aut} synapses i -> i although autapses = false (first at neuron {s[s == t][0]})")
+    if not projection.multapses or isinstance(rule, PairwiseBernoulli):
+        pair = s * n_t + t
+        n_dup = len(pair) - len(np.unique(pair))
+        why = "PairwiseBernoulli" if isinstance(rule, PairwiseBernoulli) else "multapses = false"
+        report.add("multapses", n_dup == 0, f"no repeated pair ({why})" if n_dup == 0 else
+                   f"{n_dup} repeated pairs although {why}")
+    lw = problem.log_weights(_disp(problem, s, t, src, tgt))
+    zero = ~(lw > -np.inf)
+    report.add("weights", not zero.any(), "every synapse has non-zero weight (mask, kernel support)"
+               if not zero.any() else f"{int(zero.sum())} synapses have zero weight, e.g. "
+               f"{s[zero][0]} -> {t[zero][0]} (outside the mask or the kernel's support)")
+    if len(s):
+        _distances(report, rule, projection, problem, drivers, partners, alpha, max_pairs,
+                   replicates, seed)
+    return report
+
+
+# -- counts --------------------------------------------------------------------
+def _counts(report, rule, s, t, n_s, n_t, problem, drivers, partners, alpha, max_pairs, seed):
+    if isinstance(rule, (FixedOutDegree, FixedInDegree)):
+        n = n_t if isinstance(rule, FixedInDegree) else n_s
+        side = "target" if isinstance(rule, FixedInDegree) else "source"
+        expected = np.broadcast_to(np.asarray(rule.k, dtype=np.int64), (n,))
+        got = np.bincount(drivers, minlength=n)
+        wrong = np.nonzero(got != expected)[0]
+        if len(wrong):
+            i = int(wrong[0])
+            report.add("counts", False, f"{len(wrong)} {side}s have the wrong degree, e.g. {side} {i}: "
+                       f"{got[i]} instead of {expected[i]}")
+        else:
+            k = f"k = {int(expected[0])}" if np.ndim(rule.k) == 0 and n else "its k"
+            report.add("counts", True, f"every {side} has exactly {k}")
+    elif isinstance(rule, FixedTotalNumber):
+        n = int(rule.n)
+        report.add("counts", len(s) == n, f"{len(s)} synapses, expected exactly {n}")
+    else:
+        sub = _subset(problem, max_pairs, seed)
+        q = 0.0
+        var = 0.0
+        for rows, lw in _weights(problem, sub):
+            p = float(rule.p) * np.exp(lw)
+            q += p.sum()
+            var += (p * (1 - p)).sum()
+        got = int(np.count_nonzero(np.isin(drivers, sub)))
+        z = (got - q) / np.sqrt(var) if var > 0 else (0.0 if got == q else np.inf)
+        pval = 2 * stats.norm.sf(abs(z))
+        scope = "" if len(sub) == problem.n_drivers else f" (from {len(sub)} random sources)"
+        report.add("counts", pval >= alpha, f"{got} synapses{scope}, expected {q:.1f} ± {np.sqrt(var):.1f} "
+                   f"(z = {z:.2f}, p = {pval:.3g})")
+
+
+# -- distances -----------------------------------------------------------------
+def _distances(report, rule, projection, problem, drivers, partners, alpha, max_pairs, replicates, seed):
+    fresh = not projection.multapses and not isinstance(rule, PairwiseBernoulli)
+    budget = max_pairs // replicates if fresh else max_pairs
+    sub = _subset(problem, budget, seed)
+    chosen = np.isin(drivers, sub)
+    obs = _pair_distances(problem, drivers[chosen], partners[chosen])
+    scope = "" if len(sub) == problem.n_drivers else f", {len(sub)} random drivers"
+    if len(obs) == 0:
+        report.add("distances", True, f"no synapse to test{scope}")
+        return
+    if fresh:
+        ref = _fresh_draws(rule, problem, sub, drivers, replicates, seed)
+        res = stats.ks_2samp(obs, ref)
+        d, pval, how = res.statistic, res.pvalue, f"two-sample KS against {len(ref)} fresh draws"
+    else:
+        d = _ks_exact(rule, problem, sub, drivers, np.sort(obs))
+        pval = float(stats.kstwo.sf(d, len(obs)))
+        how = "KS against the exact expectation"
+    report.add("distances", pval >= alpha, f"{how}: D = {d:.4f}, p = {pval:.3g} "
+               f"({len(obs)} synapses{scope}; mean {obs.mean():.4g})")
+
+
+def _subset(problem, max_pairs, seed) -> np.ndarray:
+    """Sorted random subset of drivers with about ``max_pairs`` pairs (all if that fits)."""
+    m = min(problem.n_drivers, max(1, max_pairs // max(1, problem.n_partners)))
+    if m >= problem.n_drivers:
+        return np.arange(problem.n_drivers)
+    return np.sort(np.random.default_rng(seed).choice(problem.n_drivers, m, replace=False))
+
+
+def _weights(problem, rows, block_pairs: int = 1 << 21):
+    """Yield ``(rows_block, log w)`` for the drivers ``rows`` against every partner."""
+    size = max(1, block_pairs // max(1, problem.n_partners))
+    for lo in range(0, len(rows), size):
+        r = rows[lo:lo + size]
+        disp = problem.displacement(problem.drivers[r, None, :], problem.partners[None, :, :])
+        lw = problem.log_weights(disp)
+        if problem.exclude_self:
+            inside = r < problem.n_partners
+            lw[np.nonzero(inside)[0], r[inside]] = -np.inf
+        yield r, lw
+
+
+def _block_distances(problem, rows):
+    disp = problem.displacement(problem.drivers[rows, None, :], problem.partners[None, :, :])
+    return np.sqrt(np.einsum("...i,...i->...", disp, disp))
+
+
+def _disp(problem, s, t, src, tgt):
+    from .space import wrap
+
+    return wrap(tgt[t] - src[s], problem.periods)
+
+
+def _pair_distances(problem, drivers, partners):
+    disp = problem.displacement(problem.drivers[drivers], problem.partners[partners])
+    return np.sqrt(np.einsum("ij,ij->i", disp, disp))
+
+
+def _log_normalise(lw):
+    m = lw.max(axis=1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(under="ignore"):
+        w = np.exp(lw - m)
+    total = w.sum(axis=1, keepdims=True)
+    return w / np.where(total > 0, total, 1.0)
+
+
+def _ks_exact(rule, problem, sub, drivers, obs) -> float:
+    """KS distance between sorted ``obs`` and the rule's exact expected distance distribution."""
+    n = len(obs)
+    le = np.zeros(n + 1)  # mass with d <= obs[i] accumulates from index searchsorted(left)
+    lt = np.zeros(n + 1)  # mass with d < obs[i]
+    degrees = np.bincount(drivers, minlength=problem.n_drivers)
+    scale = -np.inf  # running log scale for the joint (weighted total-number) masses
+    for rows, lw in _weights(problem, sub):
+        d = _block_distances(problem, rows)
+        if isinstance(rule, PairwiseBernoulli):
+            mass = float(rule.p) * np.exp(lw)
+        elif isinstance(rule, FixedTotalNumber) and rule.sources == "weighted":
+            m = lw.max(initial=-np.inf)
+            if m > scale:
+                if np.isfinite(scale):
+                    le *= np.exp(scale - m)
+                    lt *= np.exp(scale - m)
+                scale = m
+            with np.errstate(under="ignore"):
+                mass = np.exp(lw - scale) if np.isfinite(scale) else np.zeros_like(lw)
+        elif isinstance(rule, FixedTotalNumber):
+            mass = _log_normalise(lw)
+        else:
+            mass = _log_normalise(lw) * degrees[rows, None]
+        le += np.bincount(np.searchsorted(obs, d, "left").ravel(), mass.ravel(), n + 1)
+        lt += np.bincount(np.searchsorted(obs, d, "right").ravel(), mass.ravel(), n + 1)
+    total = le.sum()
+    cdf_le, cdf_lt = np.cumsum(le)[:n] / total, np.cumsum(lt)[:n] / total
+    ecdf_le = np.searchsorted(obs, obs, "right") / n
+    ecdf_lt = np.searchsorted(obs, obs, "left") / n
+    return float(max(np.abs(ecdf_le - cdf_le).max(), np.abs(ecdf_lt - cdf_lt).max()))
+
+
+def _fresh_draws(rule, problem, sub, drivers, replicates, seed) -> np.ndarray:
+    """Distances of fresh draws without replacement (exponential race), ``replicates`` times."""
+    rng = np.random.default_rng([seed, 1])
+    out = []
+    if isinstance(rule, FixedTotalNumber):
+        lws, ds = [], []
+        for rows, lw in _weights(problem, sub):
+            if rule.sources == "uniform":
+                with np.errstate(divide="ignore"):
+                    lw = np.log(_log_normalise(lw))
+            lws.append(lw.ravel())
+            ds.append(_block_distances(problem, rows).ravel())
+        lw, d = np.concatenate(lws), np.concatenate(ds)
+        k = int(np.count_nonzero(np.isin(drivers, sub)))
+        for _ in range(replicates):
+            keys = np.log(rng.exponential(size=lw.shape)) - lw
+            out.append(d[np.argpartition(keys, k - 1)[:k]] if k else d[:0])
+        return np.concatenate(out)
+    degrees = np.bincount(drivers, minlength=problem.n_drivers)
+    for rows, lw in _weights(problem, sub):
+        d = _block_distances(problem, rows)
+        for r in range(len(rows)):
+            k = int(degrees[rows[r]])
+            if k == 0:
+                continue
+            keys = np.log(rng.exponential(size=(replicates, lw.shape[1]))) - lw[r]
+            idx = np.argpartition(keys, k - 1, axis=1)[:, :k]
+            out.append(d[r][idx].ravel())
+    return np.concatenate(out) if out else np.empty(0)
