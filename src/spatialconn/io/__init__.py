@@ -159,7 +159,8 @@ def iter_blocks(job, *, memory_limit=1 << 30, chunk_size=None, progress: bool = 
         degrees = np.bincount(total[0], minlength=n)
     cum = None if degrees is None else np.cumsum(degrees, dtype=np.int64)
     with progress_bar(progress, total=n, desc="drivers", unit="drv") as bar:
-        lo, step = 0, 1024
+        # Bernoulli: start small enough for the worst case (every partner), then adapt
+        lo, step = 0, max(1, min(1024, budget // max(1, job.problem.n_partners)))
         if n == 0:
             yield job.result(0, 0)
         while lo < n:

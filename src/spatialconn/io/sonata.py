@@ -31,7 +31,7 @@ from ._atomic import atomic_path, check_target
 from ._blocks import Blocks, attribute_values, check_attribute, plain_distances
 from ..progress import progress_bar
 
-__all__ = ["write_sonata", "edge_types_path"]
+__all__ = ["write_sonata", "edge_types_path", "write_edge_types"]
 
 MAGIC = 0x0A7A
 VERSION = (0, 1)
@@ -178,10 +178,7 @@ def write_sonata(
 
     with contextlib.ExitStack() as stack:
         if csv is not None:
-            tmp_csv = stack.enter_context(atomic_path(csv))
-            with open(tmp_csv, "w") as fh:
-                fh.write(" ".join(["edge_type_id", *props]) + "\n")
-                fh.write(" ".join([str(int(edge_type_id)), *map(str, props.values())]) + "\n")
+            write_edge_types(stack.enter_context(atomic_path(csv)), edge_type_id, props)
         tmp = stack.enter_context(atomic_path(path))
         bar = stack.enter_context(progress_bar(progress, desc="SONATA edges", unit="syn"))
         with h5py.File(tmp, "w") as f:
@@ -219,10 +216,27 @@ def write_sonata(
             _constant(pop, "edge_group_id", n, np.uint16, 0, opts)
             _constant(pop, "edge_group_index", n, np.uint32 if n < 2**32 else np.uint64, None, opts)
             if indices:
-                budget = max(1 << 16, int(memory_limit) // 64)
+                budget = max(1 << 12, int(memory_limit) // 64)
                 _write_index(pop, "source_to_target", src, source_offset + blocks.n_sources, budget)
                 _write_index(pop, "target_to_source", tgt, target_offset + blocks.n_targets, budget)
     return path
+
+
+def write_edge_types(path: str, edge_type_id: int = 0, properties: dict | None = None) -> None:
+    """Write a one-type SONATA edge-types CSV (space separated) to ``path``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> f = os.path.join(tempfile.mkdtemp(), "edge_types.csv")
+    >>> write_edge_types(f, 3, {"model_template": "static_synapse"})
+    >>> open(f).read().splitlines()
+    ['edge_type_id model_template', '3 static_synapse']
+    """
+    props = dict(properties or {})
+    with open(path, "w") as fh:
+        fh.write(" ".join(["edge_type_id", *props]) + "\n")
+        fh.write(" ".join([str(int(edge_type_id)), *map(str, props.values())]) + "\n")
 
 
 def _append(dset, start: int, values: np.ndarray) -> None:
