@@ -121,3 +121,22 @@ def test_partition_bounds_balance_synapses():
     b = scd.partition_bounds(k, 100, 2)
     assert b.tolist() == [0, 6, 100]
     assert scd.partition_bounds(None, 3, 10).tolist() == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+def test_halo_contains_every_partner_with_weight(periodic):
+    """The halo a partition would need holds every partner with non-zero weight."""
+    from spatialconn.connect import _Job
+
+    space = sc.Space([(0, 1), (0, 1)], periodic=periodic)
+    job = _Job(POS, None, sc.FixedOutDegree(1), None,
+               sc.Disc(0.15), space, True, True, 1, "auto", None)
+    pb = job.problem
+    cell = (np.floor(POS[:, 0] * 4) * 4 + np.floor(POS[:, 1] * 4)).astype(int)
+    for block in (np.nonzero(cell == c)[0] for c in range(16)):  # spatial blocks of drivers
+        halo = scd.partners_within_reach(pb.drivers[block], pb.partners, pb.reach, pb.periods)
+        disp = pb.displacement(pb.drivers[block][:, None, :], pb.partners[None, :, :])
+        needed = np.nonzero(np.isfinite(pb.log_weights(disp)).any(axis=0))[0]
+        assert set(needed) <= set(halo.tolist())
+        assert halo.size < 0.5 * len(POS)  # much less than everything
+    assert scd.partners_within_reach(POS[:5], POS, np.inf).size == len(POS)

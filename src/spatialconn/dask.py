@@ -34,7 +34,7 @@ import os
 
 import numpy as np
 
-__all__ = ["connect", "partition_bounds"]
+__all__ = ["connect", "partition_bounds", "partners_within_reach"]
 
 
 class _Portable:
@@ -79,6 +79,51 @@ def partition_bounds(weights: np.ndarray | None, n: int, npartitions: int) -> np
         inner = np.searchsorted(cum, goals, side="left") + 1
         bounds = np.concatenate([[0], np.clip(inner, 0, n), [n]]).astype(np.int64)
     return np.unique(bounds) if n else np.array([0, 0])
+
+
+def partners_within_reach(drivers: np.ndarray, partners: np.ndarray, reach: float,
+                          periods: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the partners inside the drivers' bounding box grown by ``reach`` (the halo).
+
+    Every partner that can have non-zero weight for one of ``drivers`` is in
+    the result (a superset; sorted global indices). Periodic axes wrap: the
+    grown interval is taken modulo the period, and covers the whole axis
+    once it is longer than the period. ``reach = inf`` gives all partners.
+
+    Parameters
+    ----------
+    drivers : (n, d) array
+        Positions of one partition's drivers.
+    partners : (N_p, d) array
+    reach : float
+        Largest distance with non-zero weight (``Problem.reach``).
+    periods : (d,) array, optional
+        Period per axis, ``inf`` where open.
+
+    Examples
+    --------
+    >>> p = np.array([[0.05], [0.5], [0.97]])
+    >>> partners_within_reach(np.array([[0.0], [0.1]]), p, 0.1).tolist()
+    [0]
+    >>> partners_within_reach(np.array([[0.0], [0.1]]), p, 0.1, periods=np.array([1.0])).tolist()
+    [0, 2]
+    """
+    n_p, d = partners.shape
+    if drivers.shape[0] == 0:
+        return np.arange(0)
+    if not np.isfinite(reach):
+        return np.arange(n_p)
+    periods = np.full(d, np.inf) if periods is None else np.asarray(periods, dtype=np.float64)
+    keep = np.ones(n_p, dtype=bool)
+    lo, hi = drivers.min(axis=0) - reach, drivers.max(axis=0) + reach
+    for a in range(d):
+        if np.isfinite(periods[a]):
+            width = hi[a] - lo[a]
+            if width < periods[a]:
+                keep &= np.mod(partners[:, a] - lo[a], periods[a]) <= width
+        else:
+            keep &= (partners[:, a] >= lo[a]) & (partners[:, a] <= hi[a])
+    return np.nonzero(keep)[0]
 
 
 def _frame(conn, distance: bool):
