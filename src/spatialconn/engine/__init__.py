@@ -14,7 +14,7 @@ import importlib
 from ..problem import Problem
 
 #: engines by name, fastest first; "reference" always last
-ENGINES = {"reference": "spatialconn.engine.reference"}
+ENGINES = {"grid": "spatialconn.engine.grid", "reference": "spatialconn.engine.reference"}
 
 
 def select(name: str, problem: Problem):

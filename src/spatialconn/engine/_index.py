@@ -1,0 +1,304 @@
+"""Uniform cell grid over the partners and the offset tables built on it.
+
+Partners are counting-sorted by cell, with their positions stored
+contiguously in cell order, so the members of a cell are one slice.
+Drivers are binned into the same cells. Because every cell has the same
+size, the set of displacements between a point of cell ``c`` and a point
+of cell ``c + o`` depends only on the offset ``o``; an *offset table*
+holds, for every offset within reach, proven bounds of ``log w`` over that
+set (:class:`~spatialconn.engine._kernels_nb.Profile`), shared by all
+driver cells.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from ._kernels_nb import M_ANNULUS, M_BOX, M_DISC, M_ELLIPSE, M_NONE, Profile
+
+#: cell side in units of the kernel's scale, by dimension (speed only, never results)
+CELL_FACTOR = {1: 0.25, 2: 0.5, 3: 0.8}
+#: at least this many partners per cell on average (cells much emptier than that only cost)
+MIN_PER_CELL = 2.0
+#: largest number of cells in an offset window
+MAX_WINDOW = 200_000
+#: cells per axis when the kernel cannot be truncated (every cell is in every window)
+UNTRUNCATED_CELLS = {1: 64, 2: 16, 3: 6}
+
+
+@njit(cache=True)
+def _cells_of(pos, lo, h, G):
+    n, d = pos.shape
+    out = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        flat = 0
+        for a in range(d):
+            c = np.int64(np.floor((pos[i, a] - lo[a]) / h[a]))
+            if c < 0:
+                c = 0
+            elif c >= G[a]:
+                c = G[a] - 1
+            flat = flat * G[a] + c
+        out[i] = flat
+    return out
+
+
+@njit(cache=True)
+def _counting_sort(cells, ncell):
+    start = np.zeros(ncell + 1, dtype=np.int64)
+    for c in cells:
+        start[c + 1] += 1
+    for c in range(ncell):
+        start[c + 1] += start[c]
+    fill = start[:-1].copy()
+    order = np.empty(cells.size, dtype=np.int64)
+    for i in range(cells.size):  # stable: ascending index within a cell
+        c = cells[i]
+        order[fill[c]] = i
+        fill[c] += 1
+    return start, order
+
+
+@dataclass
+class Grid:
+    """Cells over the bounding box of drivers and partners.
+
+    Attributes
+    ----------
+    lo, h : (d,) float64
+        Corner of cell 0 and cell side per axis.
+    G : (d,) int64
+        Cells per axis; flat cell index is row-major.
+    periods : (d,) float64
+        ``inf`` on open axes; on periodic axes ``h * G`` equals the period.
+    start : (n_cells + 1,) int64
+        Partners of cell ``c`` are sorted positions ``start[c]:start[c + 1]``.
+    pos : (N_p, d) float64
+        Partner positions in cell order.
+    index : (N_p,) int64
+        Original partner index of each sorted position.
+    driver_cell : (N_d,) int64
+        Cell of each driver.
+    eps : float
+        Padding that keeps cell-level bounds proven despite rounding.
+    """
+
+    lo: np.ndarray
+    h: np.ndarray
+    G: np.ndarray
+    periods: np.ndarray
+    start: np.ndarray
+    pos: np.ndarray
+    index: np.ndarray
+    driver_cell: np.ndarray
+    eps: float
+
+    @property
+    def n_cells(self) -> int:
+        return int(np.prod(self.G))
+
+
+def cell_side(problem, profile: Profile) -> float:
+    """Target cell side for ``problem`` (a speed knob: results never depend on it)."""
+    d = problem.ndim
+    scale = profile.scale
+    reach = problem.reach
+    if math.isfinite(reach):
+        scale = min(scale, reach / 2.0)
+    return CELL_FACTOR[d] * scale if math.isfinite(scale) else math.inf
+
+
+def build_grid(problem, h_target: float) -> Grid:
+    """Bin partners (counting sort) and drivers into cells of side about ``h_target``."""
+    d = problem.ndim
+    both = [x for x in (problem.drivers, problem.partners) if x.shape[0]]
+    lo = np.min([x.min(axis=0) for x in both], axis=0) if both else np.zeros(d)
+    hi = np.max([x.max(axis=0) for x in both], axis=0) if both else np.ones(d)
+    extent = np.maximum(hi - lo, 0.0)
+    periodic = np.isfinite(problem.periods)
+    span = np.where(periodic, problem.periods, extent)
+    n_p = max(problem.n_partners, 1)
+    if not math.isfinite(h_target):
+        per_axis = UNTRUNCATED_CELLS[d] if h_target == math.inf and _needs_cells(problem) else 1
+        G = np.full(d, per_axis, dtype=np.int64)
+        G = np.where(span > 0, G, 1)
+    else:
+        h = h_target
+        vol = float(np.prod(np.maximum(span, h)))
+        h = max(h, (vol * MIN_PER_CELL / n_p) ** (1.0 / d))
+        total_cap = 4 * (n_p + problem.n_drivers) + 64
+        while True:
+            G = np.maximum(1, np.ceil(span / h)).astype(np.int64)
+            if float(np.prod(G.astype(np.float64))) <= total_cap:
+                break
+            h *= 1.25
+    h_axis = np.where(span > 0, span / G, 1.0)
+    eps = 1e-9 * (float(np.max(np.abs(lo), initial=0.0)) + float(np.max(span, initial=0.0)) + float(np.max(h_axis)))
+    ncell = int(np.prod(G))
+    pcell = _cells_of(problem.partners, lo, h_axis, G)
+    start, order = _counting_sort(pcell, ncell)
+    return Grid(lo=lo, h=h_axis, G=G, periods=np.asarray(problem.periods, dtype=np.float64),
+                start=start, pos=np.ascontiguousarray(problem.partners[order]), index=order,
+                driver_cell=_cells_of(problem.drivers, lo, h_axis, G), eps=eps)
+
+
+def _needs_cells(problem) -> bool:
+    """Whether an untruncatable kernel still varies in space (else one cell is best)."""
+    from ._kernels_nb import K_CONST
+
+    return problem.mask is not None or Profile(problem.kernel, problem.ndim).kind != K_CONST
+
+
+@dataclass
+class OffsetTable:
+    """Cell offsets within reach and bounds of ``log w`` for each.
+
+    Attributes
+    ----------
+    offsets : (W, d) int64
+    mode : (d,) int64
+        Per axis: 0 open (skip cells off the grid), 1 periodic window
+        (indices modulo G), 2 periodic, every cell (no wrap of indices).
+    upper, lower : (W,) float64
+        Proven bounds of ``log w`` over the displacements of each offset
+        (``lower = -inf`` when some may have ``w = 0``).
+    cls : (W,) int64
+        0: ``w = 0`` for all; 1: bound below ``ref - 700`` (dropped from
+        proposals but kept for exact fallbacks); 2: proposed.
+    ref : float
+        Largest ``upper``; proposal weights are ``count * exp(upper - ref)``.
+    log_out : float
+        Upper bound of ``log w`` for every pair outside the window
+        (``-inf`` when they all have ``w = 0``).
+    """
+
+    offsets: np.ndarray
+    mode: np.ndarray
+    upper: np.ndarray
+    lower: np.ndarray
+    cls: np.ndarray
+    ref: float
+    log_out: float
+
+    @property
+    def scaled_upper(self) -> np.ndarray:
+        with np.errstate(under="ignore"):
+            return np.where(self.cls == 2, np.exp(self.upper - self.ref), 0.0)
+
+    @property
+    def scaled_lower(self) -> np.ndarray:
+        with np.errstate(under="ignore", invalid="ignore"):
+            return np.where(np.isfinite(self.lower), np.exp(np.minimum(self.lower - self.ref, 0.0)), 0.0)
+
+
+def _axis_pieces(o, h, eps, sign, period):
+    """Intervals (lo, hi) of wrapped displacement on one axis for raw cell offsets ``o``.
+
+    Returns arrays of shape (len(o), 3) for lo and hi; empty pieces have lo > hi.
+    """
+    a = (o - 1) * h - eps
+    b = (o + 1) * h + eps
+    if sign < 0:
+        a, b = -b, -a
+    if not math.isfinite(period):
+        return a[:, None], b[:, None]
+    half = period / 2.0
+    los, his = [], []
+    for shift in (-period, 0.0, period):
+        los.append(np.maximum(a + shift, -half))
+        his.append(np.minimum(b + shift, half))
+    return np.stack(los, axis=1), np.stack(his, axis=1)
+
+
+def _abs_range(plo, phi, c):
+    """Min and max of ``|x - c|`` over the union of pieces ``[plo, phi]``."""
+    lo, hi = plo - c, phi - c
+    valid = plo <= phi
+    mn = np.where((lo <= 0) & (hi >= 0), 0.0, np.minimum(np.abs(lo), np.abs(hi)))
+    mx = np.maximum(np.abs(lo), np.abs(hi))
+    mn = np.where(valid, mn, np.inf).min(axis=1)
+    mx = np.where(valid, mx, -np.inf).max(axis=1)
+    return mn, mx
+
+
+def offset_table(problem, grid: Grid, profile: Profile, mp: np.ndarray, window_radius: float,
+                 out_level: float) -> OffsetTable:
+    """Offsets whose cells may hold pairs within ``window_radius`` of displacement, with bounds.
+
+    ``window_radius`` may be ``inf`` (every cell); ``out_level`` bounds ``log w``
+    for the pairs outside the window.
+    """
+    d = problem.ndim
+    axes, modes = [], []
+    for a in range(d):
+        G, h, period = int(grid.G[a]), float(grid.h[a]), float(grid.periods[a])
+        w = G - 1 if not math.isfinite(window_radius) else min(G - 1, int(math.floor(window_radius / h)) + 1)
+        if math.isfinite(period):
+            if 2 * w + 1 >= G:
+                axes.append(np.arange(-(G - 1), G))
+                modes.append(2)
+            else:
+                axes.append(np.arange(-w, w + 1))
+                modes.append(1)
+        else:
+            axes.append(np.arange(-w, w + 1))
+            modes.append(0)
+    W = int(np.prod([ax.size for ax in axes]))
+    if W > MAX_WINDOW * 50:
+        raise MemoryError(f"offset window of {W} cells is too large")
+    grids = np.meshgrid(*axes, indexing="ij")
+    offsets = np.stack([g.ravel() for g in grids], axis=1).astype(np.int64)
+    kmin2 = np.zeros(W)
+    kmax2 = np.zeros(W)
+    mmin2 = np.zeros(W)
+    mmax2 = np.zeros(W)
+    box_out = np.zeros(W, dtype=bool)
+    box_in = np.ones(W, dtype=bool)
+    mkind = int(mp[0])
+    for a in range(d):
+        o = offsets[:, a].astype(np.float64)
+        plo, phi = _axis_pieces(o, float(grid.h[a]), grid.eps, problem.sign, float(grid.periods[a]))
+        mn, mx = _abs_range(plo, phi, profile.mu[a])
+        kmin2 += mn * mn
+        kmax2 += mx * mx
+        if mkind in (M_DISC, M_ANNULUS, M_ELLIPSE):
+            mn, mx = _abs_range(plo, phi, mp[3 + a])
+            mmin2 += mn * mn
+            mmax2 += mx * mx
+        elif mkind == M_BOX:
+            valid = plo <= phi
+            lo_a, hi_a = mp[6 + a], mp[9 + a]
+            disjoint = (phi < lo_a) | (plo > hi_a) | ~valid
+            inside = ((plo >= lo_a) & (phi <= hi_a)) | ~valid
+            box_out |= disjoint.all(axis=1)
+            box_in &= inside.all(axis=1)
+    rmin, rmax = np.sqrt(kmin2), np.sqrt(kmax2)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        upper = profile.upper(rmin, rmax)
+        lower = profile.lower(rmin, rmax)
+    upper = np.where(np.isnan(upper), np.inf, upper)
+    lower = np.where(np.isnan(lower), -np.inf, lower)
+    if mkind != M_NONE:
+        cmin, cmax = np.sqrt(mmin2), np.sqrt(mmax2)
+        if mkind == M_DISC:
+            out, inside = cmin > mp[1], cmax <= mp[1]
+        elif mkind == M_ANNULUS:
+            out, inside = (cmin > mp[2]) | (cmax <= mp[1]), (cmin > mp[1]) & (cmax <= mp[2])
+        elif mkind == M_ELLIPSE:
+            axes_len = mp[6:6 + d]
+            out, inside = cmin > axes_len.max(), cmax <= axes_len.min()
+        else:
+            out, inside = box_out, box_in
+        upper = np.where(out, -np.inf, upper)
+        lower = np.where(inside & ~out, lower, -np.inf)
+    ref = float(upper.max(initial=-np.inf))
+    cls = np.where(upper == -np.inf, 0, np.where(upper < ref - 700.0, 1, 2)).astype(np.int64)
+    keep = cls > 0 if not math.isfinite(out_level) else np.ones(W, dtype=bool)
+    if not np.isfinite(ref):
+        ref = 0.0
+    return OffsetTable(offsets=np.ascontiguousarray(offsets[keep]), mode=np.array(modes, dtype=np.int64),
+                       upper=upper[keep], lower=lower[keep], cls=cls[keep], ref=ref, log_out=out_level)

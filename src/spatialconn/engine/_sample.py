@@ -1,0 +1,559 @@
+"""Compiled loops of the grid engine (numba, parallel over driver cells).
+
+All drivers of a cell share one proposal: a Vose alias table over the
+partner cells of the offset window, weighted by member count times a
+proven upper bound of the kernel over the cell pair. A proposal picks a
+cell from the table, a member uniformly, and is accepted with probability
+``w / bound``; accepted draws are exactly i.i.d. from ``w`` restricted to
+the window. The window leaves out only mass that is proven below 1e-10 of
+the driver's total (else the driver is handled exactly, in log space, over
+all partners). Each driver uses its own stream (:mod:`._rng`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ._kernels_nb import log_weight
+from ._rng import below, seed, uniform, uniform_open
+
+#: tolerated relative mass outside the proposal (DESIGN: 1e-9 total variation)
+TOL = 1e-10
+#: repeats tolerated (beyond 2k) before a driver without multapses switches to the exact race
+REPEAT_SLACK = 16
+LINEAR_SET = 24
+_EXP700 = np.exp(-700.0)
+
+
+@njit(cache=True, inline="always")
+def _disp(pos, m, xd, d, sign, periods):
+    x0 = x1 = x2 = 0.0
+    for a in range(d):
+        x = pos[m, a] - xd[a]
+        if sign < 0:
+            x = -x
+        L = periods[a]
+        if L < np.inf:
+            x = x - L * np.floor(x / L + 0.5)
+        if a == 0:
+            x0 = x
+        elif a == 1:
+            x1 = x
+        else:
+            x2 = x
+    return x0, x1, x2
+
+
+@njit(cache=True)
+def _cell_entries(c, G, start, offsets, mode, cls, esc, losc, iszero, exclude_self,
+                  e_start, e_count, e_idx, e_w):
+    """Fill the entries of driver cell ``c``; returns (n, lower mass, window total, dropped, max bound)."""
+    d = G.size
+    ca = np.empty(3, dtype=np.int64)
+    rest = c
+    for a in range(d - 1, -1, -1):
+        ca[a] = rest % G[a]
+        rest //= G[a]
+    n = 0
+    low = 0.0
+    total = 0
+    drop = 0
+    emax = 0.0
+    for t in range(offsets.shape[0]):
+        flat = 0
+        ok = True
+        for a in range(d):
+            j = ca[a] + offsets[t, a]
+            if mode[a] == 1:
+                j = j % G[a]
+            elif j < 0 or j >= G[a]:
+                ok = False
+                break
+            flat = flat * G[a] + j
+        if not ok:
+            continue
+        cnt = start[flat + 1] - start[flat]
+        if cnt == 0:
+            continue
+        total += cnt
+        k = cls[t]
+        if k == 0:
+            continue
+        own = cnt - 1 if (exclude_self and iszero[t]) else cnt
+        low += own * losc[t]
+        e_start[n] = start[flat]
+        e_count[n] = cnt
+        e_idx[n] = t
+        if k == 1:
+            drop += cnt
+            e_w[n] = 0.0
+        else:
+            e_w[n] = cnt * esc[t]
+            if own > 0 and esc[t] > emax:
+                emax = esc[t]
+        n += 1
+    return n, low, total, drop, emax
+
+
+@njit(cache=True)
+def _alias(w, n, prob, alias):
+    """Vose alias table over ``w[:n]``; returns False if all weights are 0."""
+    total = 0.0
+    for t in range(n):
+        total += w[t]
+    if not total > 0.0:
+        return False
+    small = np.empty(n, dtype=np.int64)
+    large = np.empty(n, dtype=np.int64)
+    ns = nl = 0
+    for t in range(n):
+        prob[t] = w[t] * n / total
+        alias[t] = t
+        if prob[t] < 1.0:
+            small[ns] = t
+            ns += 1
+        else:
+            large[nl] = t
+            nl += 1
+    while ns > 0 and nl > 0:
+        ns -= 1
+        s = small[ns]
+        l = large[nl - 1]
+        alias[s] = l
+        prob[l] = (prob[l] + prob[s]) - 1.0
+        if prob[l] < 1.0:
+            nl -= 1
+            small[ns] = l
+            ns += 1
+    for t in range(nl):
+        prob[large[t]] = 1.0
+    for t in range(ns):
+        prob[small[t]] = 1.0
+    return True
+
+
+@njit(cache=True, inline="always")
+def _propose(st, n, prob, alias):
+    u = uniform(st) * n
+    t = np.int64(u)
+    if t >= n:
+        t = n - 1
+    if u - t >= prob[t]:
+        t = alias[t]
+    return t
+
+
+@njit(cache=True)
+def _draw_one(st, i, xd, d, n, prob, alias, e_start, e_count, e_idx, up, pos, index, sign, periods,
+              exclude_self, kp, mp):
+    """One exact draw from the window proposal; returns the sorted partner position."""
+    while True:
+        t = _propose(st, n, prob, alias)
+        m = e_start[t] + below(st, e_count[t])
+        if exclude_self and index[m] == i:
+            continue
+        x0, x1, x2 = _disp(pos, m, xd, d, sign, periods)
+        lw = log_weight(x0, x1, x2, d, kp, mp)
+        if lw == -np.inf:
+            continue
+        if uniform(st) < np.exp(lw - up[e_idx[t]]):
+            return m
+
+
+@njit(cache=True)
+def _dense_logw(i, xd, d, rs, rc, nr, pos, index, sign, periods, exclude_self, kp, mp, buf, where):
+    """``log w`` of every member of the ranges into ``buf`` (positions in ``where``); returns count."""
+    q = 0
+    for r in range(nr):
+        for m in range(rs[r], rs[r] + rc[r]):
+            if exclude_self and index[m] == i:
+                lw = -np.inf
+            else:
+                x0, x1, x2 = _disp(pos, m, xd, d, sign, periods)
+                lw = log_weight(x0, x1, x2, d, kp, mp)
+            buf[q] = lw
+            where[q] = m
+            q += 1
+    return q
+
+
+@njit(cache=True)
+def _dense_multi(st, i, xd, d, k, rs, rc, nr, pos, index, sign, periods, exclude_self, kp, mp, out, o):
+    """``k`` exact i.i.d. draws over the ranges (inverse CDF in log space)."""
+    size = 0
+    for r in range(nr):
+        size += rc[r]
+    buf = np.empty(size)
+    where = np.empty(size, dtype=np.int64)
+    q = _dense_logw(i, xd, d, rs, rc, nr, pos, index, sign, periods, exclude_self, kp, mp, buf, where)
+    mx = -np.inf
+    for t in range(q):
+        if buf[t] > mx:
+            mx = buf[t]
+    cdf = np.empty(q)
+    acc = 0.0
+    for t in range(q):
+        acc += np.exp(buf[t] - mx) if buf[t] > -np.inf else 0.0
+        cdf[t] = acc
+    for j in range(k):
+        u = uniform(st) * acc
+        t = np.searchsorted(cdf, u, side="right")
+        if t >= q:
+            t = q - 1
+        while cdf[t] == 0.0 or (t > 0 and cdf[t] == cdf[t - 1]):  # never land on a zero weight
+            t -= 1
+        out[o + j] = where[t]
+
+
+@njit(cache=True)
+def _set_has(table, m):
+    mask = table.size - 1
+    h = (m * np.int64(-7046029254386353131)) >> np.int64(20) & mask
+    while table[h] != -1:
+        if table[h] == m:
+            return True
+        h = (h + 1) & mask
+    return False
+
+
+@njit(cache=True)
+def _set_add(table, m):
+    mask = table.size - 1
+    h = (m * np.int64(-7046029254386353131)) >> np.int64(20) & mask
+    while table[h] != -1:
+        if table[h] == m:
+            return False
+        h = (h + 1) & mask
+    table[h] = m
+    return True
+
+
+@njit(cache=True)
+def _dense_race(st, i, xd, d, k, have, rs, rc, nr, pos, index, sign, periods, exclude_self, kp, mp,
+                out, o, table):
+    """Continue successive sampling exactly: exponential race over the members not yet chosen.
+
+    ``out[o:o + have]`` holds the ``have`` partners already chosen (sorted
+    positions); the remaining ``k - have`` are the smallest keys
+    ``log E - log w`` among the others, in key order.
+    """
+    size = 0
+    for r in range(nr):
+        size += rc[r]
+    buf = np.empty(size)
+    where = np.empty(size, dtype=np.int64)
+    q = _dense_logw(i, xd, d, rs, rc, nr, pos, index, sign, periods, exclude_self, kp, mp, buf, where)
+    keys = np.empty(q)
+    for t in range(q):
+        e = np.log(-np.log(uniform_open(st)))
+        keys[t] = e - buf[t] if buf[t] > -np.inf else np.inf
+    if have > 0:
+        for t in range(q):
+            m = where[t]
+            chosen = False
+            if table.size > 0:
+                chosen = _set_has(table, m)
+            else:
+                for j in range(have):
+                    if out[o + j] == m:
+                        chosen = True
+                        break
+            if chosen:
+                keys[t] = np.inf
+    order = np.argsort(keys, kind="mergesort")
+    for j in range(k - have):
+        out[o + have + j] = where[order[j]]
+
+
+@njit(cache=True, parallel=True)
+def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, drivers, pos, index, start, G, periods,
+                 sign, exclude_self, kp, mp, offsets, mode, cls, up, esc, losc, iszero, dout, truncated,
+                 multapses, key0, key1, stream, out_drv, out_par):
+    """Sample ``degrees[i - first]`` partners for every driver in the listed cells.
+
+    Writes driver ``i``'s partners (original indices) at ``outoff[i - first]``.
+    """
+    d = G.size
+    n_p = pos.shape[0]
+    W = offsets.shape[0]
+    for ci in prange(cells.size):
+        c = cells[ci]
+        e_start = np.empty(W, dtype=np.int64)
+        e_count = np.empty(W, dtype=np.int64)
+        e_idx = np.empty(W, dtype=np.int64)
+        e_w = np.empty(W)
+        n, low, total, drop, emax = _cell_entries(c, G, start, offsets, mode, cls, esc, losc, iszero,
+                                                  exclude_self, e_start, e_count, e_idx, e_w)
+        prob = np.empty(max(n, 1))
+        alias = np.empty(max(n, 1), dtype=np.int64)
+        has_table = _alias(e_w, n, prob, alias)
+        outside = (n_p - total) * dout if truncated else 0.0
+        miss = outside + drop * _EXP700
+        ok = has_table and miss <= TOL * low
+        all_s = np.zeros(1, dtype=np.int64)
+        all_c = np.full(1, n_p, dtype=np.int64)
+        wcount = 0
+        for t in range(n):
+            wcount += e_count[t]
+        st = np.empty(4, dtype=np.uint64)
+        xd = np.empty(d)
+        for r in range(cptr[ci], cptr[ci + 1]):
+            i = cmembers[r]
+            k = degrees[i - first]
+            if k == 0:
+                continue
+            o = outoff[i - first]
+            for j in range(k):
+                out_drv[o + j] = i
+            for a in range(d):
+                xd[a] = drivers[i, a]
+            seed(st, key0, key1, i, stream)
+            if multapses:
+                if ok:
+                    for j in range(k):
+                        out_par[o + j] = _draw_one(st, i, xd, d, n, prob, alias, e_start, e_count, e_idx,
+                                                   up, pos, index, sign, periods, exclude_self, kp, mp)
+                elif truncated:
+                    _dense_multi(st, i, xd, d, k, all_s, all_c, 1, pos, index, sign, periods,
+                                 exclude_self, kp, mp, out_par, o)
+                else:
+                    _dense_multi(st, i, xd, d, k, e_start, e_count, n, pos, index, sign, periods,
+                                 exclude_self, kp, mp, out_par, o)
+                continue
+            # without multapses: successive sampling
+            ok2 = ok and k * miss <= TOL * (low - k * emax)
+            table = np.empty(0, dtype=np.int64)
+            if k > LINEAR_SET:
+                size = 1
+                while size < 4 * k:
+                    size *= 2
+                table = np.full(size, -1, dtype=np.int64)
+            have = 0
+            if ok2 and 2 * k <= wcount:
+                repeats = 0
+                while have < k and repeats <= 2 * k + REPEAT_SLACK:
+                    m = _draw_one(st, i, xd, d, n, prob, alias, e_start, e_count, e_idx,
+                                  up, pos, index, sign, periods, exclude_self, kp, mp)
+                    fresh = True
+                    if table.size > 0:
+                        fresh = _set_add(table, m)
+                    else:
+                        for j in range(have):
+                            if out_par[o + j] == m:
+                                fresh = False
+                                break
+                    if fresh:
+                        out_par[o + have] = m
+                        have += 1
+                    else:
+                        repeats += 1
+            if have < k:
+                if ok2 or not truncated:
+                    _dense_race(st, i, xd, d, k, have, e_start, e_count, n, pos, index, sign, periods,
+                                exclude_self, kp, mp, out_par, o, table)
+                else:
+                    _dense_race(st, i, xd, d, k, have, all_s, all_c, 1, pos, index, sign, periods,
+                                exclude_self, kp, mp, out_par, o, table)
+        for r in range(cptr[ci], cptr[ci + 1]):
+            i = cmembers[r]
+            o = outoff[i - first]
+            for j in range(degrees[i - first]):
+                out_par[o + j] = index[out_par[o + j]]
+
+
+@njit(cache=True, parallel=True)
+def candidate_counts(cells, cptr, cmembers, first, drivers, pos, index, start, G, periods, sign,
+                     exclude_self, kp, mp, offsets, mode, cls, lower, iszero, truncated, out):
+    """Exact number of partners with ``w > 0`` for each listed driver (``out[i - first]``)."""
+    d = G.size
+    n_p = pos.shape[0]
+    W = offsets.shape[0]
+    ca = np.empty(3, dtype=np.int64)
+    for ci in prange(cells.size):
+        c = cells[ci]
+        e_start = np.empty(W, dtype=np.int64)
+        e_count = np.empty(W, dtype=np.int64)
+        e_idx = np.empty(W, dtype=np.int64)
+        e_w = np.empty(W)
+        dummy = np.zeros(W)
+        n, low, total, drop, emax = _cell_entries(c, G, start, offsets, mode, cls, dummy, dummy, iszero,
+                                                  exclude_self, e_start, e_count, e_idx, e_w)
+        xd = np.empty(d)
+        for r in range(cptr[ci], cptr[ci + 1]):
+            i = cmembers[r]
+            for a in range(d):
+                xd[a] = drivers[i, a]
+            cnt = (n_p - total) if truncated else 0
+            for t in range(n):
+                if lower[e_idx[t]] > -np.inf:
+                    cnt += e_count[t]
+                    if exclude_self and iszero[e_idx[t]]:
+                        cnt -= 1
+                    continue
+                for m in range(e_start[t], e_start[t] + e_count[t]):
+                    if exclude_self and index[m] == i:
+                        continue
+                    x0, x1, x2 = _disp(pos, m, xd, d, sign, periods)
+                    if log_weight(x0, x1, x2, d, kp, mp) > -np.inf:
+                        cnt += 1
+            out[i - first] = cnt
+
+
+@njit(cache=True)
+def _logsumexp_ranges(i, xd, d, rs, rc, nr, pos, index, sign, periods, exclude_self, kp, mp):
+    mx = -np.inf
+    s = 0.0
+    for r in range(nr):
+        for m in range(rs[r], rs[r] + rc[r]):
+            if exclude_self and index[m] == i:
+                continue
+            x0, x1, x2 = _disp(pos, m, xd, d, sign, periods)
+            lw = log_weight(x0, x1, x2, d, kp, mp)
+            if lw == -np.inf:
+                continue
+            if lw > mx:
+                s = s * np.exp(mx - lw) + 1.0
+                mx = lw
+            else:
+                s += np.exp(lw - mx)
+    return mx + np.log(s) if s > 0 else -np.inf
+
+
+@njit(cache=True, parallel=True)
+def row_log_totals(cells, cptr, cmembers, first, drivers, pos, index, start, G, periods, sign,
+                   exclude_self, kp, mp, offsets, mode, cls, iszero, log_out, truncated, out):
+    """``log Σ_j w_ij`` for each listed driver; exact to ~1e-13 relative."""
+    d = G.size
+    n_p = pos.shape[0]
+    W = offsets.shape[0]
+    for ci in prange(cells.size):
+        c = cells[ci]
+        e_start = np.empty(W, dtype=np.int64)
+        e_count = np.empty(W, dtype=np.int64)
+        e_idx = np.empty(W, dtype=np.int64)
+        e_w = np.empty(W)
+        dummy = np.zeros(W)
+        n, low, total, drop, emax = _cell_entries(c, G, start, offsets, mode, cls, dummy, dummy, iszero,
+                                                  exclude_self, e_start, e_count, e_idx, e_w)
+        all_s = np.zeros(1, dtype=np.int64)
+        all_c = np.full(1, n_p, dtype=np.int64)
+        xd = np.empty(d)
+        for r in range(cptr[ci], cptr[ci + 1]):
+            i = cmembers[r]
+            for a in range(d):
+                xd[a] = drivers[i, a]
+            s = _logsumexp_ranges(i, xd, d, e_start, e_count, n, pos, index, sign, periods,
+                                  exclude_self, kp, mp)
+            if truncated and n_p > total:
+                bound = np.log(np.float64(n_p - total)) + log_out
+                if not bound <= s - 30.0:
+                    s = _logsumexp_ranges(i, xd, d, all_s, all_c, 1, pos, index, sign, periods,
+                                          exclude_self, kp, mp)
+            out[i - first] = s
+
+
+@njit(cache=True)
+def _bernoulli_driver(st, i, xd, d, p, n, e_start, e_count, e_idx, up, pos, index, sign, periods,
+                      exclude_self, kp, mp, out, o, write):
+    """Pairs of driver ``i`` kept with probability ``p w``; returns how many (writes if ``write``)."""
+    got = 0
+    for t in range(n):
+        pb = p * np.exp(up[e_idx[t]])
+        if pb > 1.0:
+            pb = 1.0
+        if not pb > 1e-300:
+            continue
+        lq = np.log1p(-pb)
+        cnt = e_count[t]
+        j = -1
+        while True:
+            if pb < 1.0:
+                j += 1 + np.int64(min(np.floor(np.log(uniform_open(st)) / lq), 4e18))
+            else:
+                j += 1
+            if j >= cnt:
+                break
+            m = e_start[t] + j
+            if exclude_self and index[m] == i:
+                continue
+            x0, x1, x2 = _disp(pos, m, xd, d, sign, periods)
+            lw = log_weight(x0, x1, x2, d, kp, mp)
+            if lw == -np.inf:
+                continue
+            if pb == 1.0:
+                accept = uniform(st) < p * np.exp(lw)
+            else:
+                accept = uniform(st) < p * np.exp(lw) / pb
+            if accept:
+                if write:
+                    out[o + got] = index[m]
+                got += 1
+    return got
+
+
+@njit(cache=True, parallel=True)
+def bernoulli(cells, cptr, cmembers, first, drivers, pos, index, start, G, periods, sign, exclude_self,
+              kp, mp, offsets, mode, cls, up, iszero, p, key0, key1, stream, counts, outoff,
+              out_drv, out_par, write):
+    """Pairwise Bernoulli per driver (geometric skipping within each cell against a bound).
+
+    Call once with ``write=False`` to fill ``counts``, then with ``write=True``.
+    """
+    d = G.size
+    W = offsets.shape[0]
+    for ci in prange(cells.size):
+        c = cells[ci]
+        e_start = np.empty(W, dtype=np.int64)
+        e_count = np.empty(W, dtype=np.int64)
+        e_idx = np.empty(W, dtype=np.int64)
+        e_w = np.empty(W)
+        dummy = np.zeros(W)
+        n, low, total, drop, emax = _cell_entries(c, G, start, offsets, mode, cls, dummy, dummy, iszero,
+                                                  exclude_self, e_start, e_count, e_idx, e_w)
+        st = np.empty(4, dtype=np.uint64)
+        xd = np.empty(d)
+        for r in range(cptr[ci], cptr[ci + 1]):
+            i = cmembers[r]
+            for a in range(d):
+                xd[a] = drivers[i, a]
+            seed(st, key0, key1, i, stream)
+            o = outoff[i - first] if write else 0
+            got = _bernoulli_driver(st, i, xd, d, p, n, e_start, e_count, e_idx, up, pos, index, sign,
+                                    periods, exclude_self, kp, mp, out_par, o, write)
+            if write:
+                for j in range(got):
+                    out_drv[o + j] = i
+            else:
+                counts[i - first] = got
+
+
+@njit(cache=True)
+def group_drivers(driver_cell, first, stop, ncell):
+    """Non-empty cells of drivers ``first:stop``, with their drivers in ascending order."""
+    n = stop - first
+    cnt = np.zeros(ncell + 1, dtype=np.int64)
+    for i in range(first, stop):
+        cnt[driver_cell[i] + 1] += 1
+    for c in range(ncell):
+        cnt[c + 1] += cnt[c]
+    fill = cnt[:-1].copy()
+    members = np.empty(n, dtype=np.int64)
+    for i in range(first, stop):
+        c = driver_cell[i]
+        members[fill[c]] = i
+        fill[c] += 1
+    k = 0
+    for c in range(ncell):
+        if cnt[c + 1] > cnt[c]:
+            k += 1
+    cells = np.empty(k, dtype=np.int64)
+    ptr = np.empty(k + 1, dtype=np.int64)
+    k = 0
+    for c in range(ncell):
+        if cnt[c + 1] > cnt[c]:
+            cells[k] = c
+            ptr[k] = cnt[c]
+            k += 1
+    ptr[k] = n
+    return cells, ptr, members

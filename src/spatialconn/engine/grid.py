@@ -1,0 +1,259 @@
+"""Grid engine: compiled, parallel, exact sampling over a uniform cell grid.
+
+This is the fast engine behind :func:`spatialconn.connect` (registered as
+``"grid"``). It implements the contract of :mod:`spatialconn.engine.reference`
+and matches it in distribution (not bit for bit).
+
+How it works
+------------
+Partners are counting-sorted into cells of side about half the kernel's
+scale (:mod:`._index`). For every cell offset within reach, a proven upper
+bound of ``log w`` over all displacements between the two cells is
+computed once. All drivers of a cell then share one Vose alias table over
+the neighbouring partner cells, weighted by ``count × bound``; a draw picks
+a cell, a member uniformly, and accepts it with probability
+``w / bound`` (:mod:`._sample`). Accepted draws are exactly i.i.d. from the
+weights restricted to the window of cells.
+
+Truncation: for kernels of unbounded support the window stops where the
+kernel falls below ``peak · e^-27 / N_p``. A cell of drivers uses the
+window only if the mass it leaves out is proven below 1e-10 of a proven
+lower bound of the mass it keeps; otherwise (e.g. the nearest partner is
+20 σ away) its drivers are sampled exactly in log space over all partners.
+
+Without multapses, repeats are rejected while cheap (exactly successive
+sampling); after too many repeats, or when ``k`` is more than half the
+candidates, the draw continues exactly with an exponential race
+(Efraimidis–Spirakis keys) over the candidates not yet chosen.
+
+Random numbers come from per-driver streams (:mod:`._rng`), so results are
+bit-identical for any thread count and any chunking.
+
+Supported: every built-in kernel and mask, shifted kernels, periodic
+space, 1–3 D. Not supported (``supports`` returns False and ``"auto"``
+falls back to the reference engine): :class:`~spatialconn.CustomKernel`
+(a Python callable) and :class:`~spatialconn.Gamma` with ``kappa < 1``
+(infinite at zero distance).
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+
+import numpy as np
+
+from ..problem import Problem
+from ..rng import global_generator
+from . import _sample
+from ._index import Grid, OffsetTable, build_grid, cell_side, offset_table
+from ._kernels_nb import Profile, encodable, encodable_mask, encode_mask
+
+#: stream tags of this engine's per-driver generators
+STREAM_DEGREE, STREAM_TOTAL = 0, 2
+#: margin (in log units) below which a truncated window's outside mass must lie
+TRUNCATION_MARGIN = 27.0
+
+
+def supports(problem: Problem) -> bool:
+    """Whether this engine handles ``problem`` (built-in kernels and masks, 1–3 D)."""
+    return 1 <= problem.ndim <= 3 and encodable(problem.kernel) and encodable_mask(problem.mask)
+
+
+class _Plan:
+    """Grid, encoded kernel and offset tables of one problem (cached per problem object)."""
+
+    def __init__(self, problem: Problem):
+        d = problem.ndim
+        self.profile = Profile(problem.kernel, d)
+        self.kp = self.profile.params
+        self.mp = encode_mask(problem.mask, d)
+        self.grid: Grid = build_grid(problem, cell_side(problem, self.profile))
+        self.problem_ref = weakref.ref(problem)
+        self._tables = {}
+
+    def table(self, problem: Problem, level_key=None):
+        """Offset table and whether it truncates; ``level_key`` is p for Bernoulli."""
+        if level_key in self._tables:
+            return self._tables[level_key]
+        n_p = max(problem.n_partners, 1)
+        reach, prof = problem.reach, self.profile
+        if math.isfinite(reach):
+            radius, level, truncated = reach, -math.inf, False
+        elif prof.decays:
+            if level_key is None:
+                level = prof.log_peak - math.log(n_p) - TRUNCATION_MARGIN
+            else:  # Bernoulli: the dropped probabilities sum to < 1e-13
+                level = -math.log(n_p) - math.log(level_key) - 30.0
+            radius = prof.radius_below(level) + float(np.linalg.norm(prof.mu))
+            truncated = True
+        else:
+            radius, level, truncated = math.inf, -math.inf, False
+        tab = offset_table(problem, self.grid, prof, self.mp, radius, level if truncated else -math.inf)
+        iszero = np.all(tab.offsets == 0, axis=1)
+        with np.errstate(under="ignore"):
+            dout = math.exp(level - tab.ref) if truncated else 0.0
+        entry = (tab, iszero, dout, truncated)
+        self._tables[level_key] = entry
+        return entry
+
+
+_cache: list = []
+
+
+def _plan(problem: Problem) -> _Plan:
+    for plan in _cache:
+        if plan.problem_ref() is problem:
+            return plan
+    plan = _Plan(problem)
+    _cache[:] = [p for p in _cache if p.problem_ref() is not None][-3:] + [plan]
+    return plan
+
+
+def _key(problem):
+    return np.uint64(problem.key[0]), np.uint64(problem.key[1])
+
+
+def _common(problem: Problem, plan: _Plan, start: int, stop: int):
+    g = plan.grid
+    cells, ptr, members = _sample.group_drivers(g.driver_cell, start, stop, g.n_cells)
+    return (cells, ptr, members, start, np.ascontiguousarray(problem.drivers), g.pos, g.index, g.start, g.G,
+            g.periods, float(problem.sign), bool(problem.exclude_self), plan.kp, plan.mp)
+
+
+def _index_dtype(problem):
+    return np.int32 if max(problem.n_drivers, problem.n_partners) < 2**31 else np.int64
+
+
+def candidate_counts(problem: Problem) -> np.ndarray:
+    """Number of partners with non-zero weight, per driver (exact)."""
+    out = np.zeros(problem.n_drivers, dtype=np.int64)
+    if problem.n_drivers == 0 or problem.n_partners == 0:
+        return out
+    plan = _plan(problem)
+    tab, iszero, dout, truncated = plan.table(problem)
+    _sample.candidate_counts(*_common(problem, plan, 0, problem.n_drivers), tab.offsets, tab.mode, tab.cls,
+                             tab.lower, iszero, truncated, out)
+    return out
+
+
+def row_log_totals(problem: Problem) -> np.ndarray:
+    """``log Σ_j w_ij`` per driver (``-inf`` without candidates)."""
+    out = np.full(problem.n_drivers, -np.inf)
+    if problem.n_drivers == 0 or problem.n_partners == 0:
+        return out
+    plan = _plan(problem)
+    tab, iszero, dout, truncated = plan.table(problem)
+    _sample.row_log_totals(*_common(problem, plan, 0, problem.n_drivers), tab.offsets, tab.mode, tab.cls,
+                           iszero, tab.log_out, truncated, out)
+    return out
+
+
+def _fixed(problem: Problem, degrees: np.ndarray, multapses: bool, start: int, stop: int, stream: int):
+    """Sorted-by-driver ``(driver, partner)`` arrays; partners of a driver in draw order."""
+    dtype = _index_dtype(problem)
+    deg = np.ascontiguousarray(degrees[start:stop], dtype=np.int64)
+    total = int(deg.sum())
+    if total == 0:
+        return np.empty(0, dtype), np.empty(0, dtype)
+    outoff = np.zeros(deg.size, dtype=np.int64)
+    np.cumsum(deg[:-1], out=outoff[1:])
+    out_drv = np.empty(total, dtype)
+    out_par = np.empty(total, dtype)
+    plan = _plan(problem)
+    tab, iszero, dout, truncated = plan.table(problem)
+    k0, k1 = _key(problem)
+    _sample.fixed_degree(*_common(problem, plan, start, stop)[:3], deg, outoff, start,
+                         *_common_tail(problem, plan), tab.offsets, tab.mode, tab.cls, tab.upper,
+                         tab.scaled_upper, tab.scaled_lower, iszero, dout, truncated, bool(multapses),
+                         k0, k1, np.uint64(stream), out_drv, out_par)
+    return out_drv, out_par
+
+
+def _common_tail(problem, plan):
+    g = plan.grid
+    return (np.ascontiguousarray(problem.drivers), g.pos, g.index, g.start, g.G, g.periods,
+            float(problem.sign), bool(problem.exclude_self), plan.kp, plan.mp)
+
+
+def fixed_degree(problem: Problem, degrees: np.ndarray, multapses: bool, start: int = 0, stop=None):
+    """Drivers ``start:stop`` draw ``degrees[i]`` partners each.
+
+    Returns ``(driver_index, partner_index)`` grouped by driver in ascending
+    order; without multapses each driver's partners are in draw order
+    (successive sampling). Feasibility must have been checked by the caller.
+    """
+    stop = problem.n_drivers if stop is None else stop
+    return _fixed(problem, np.asarray(degrees), multapses, start, stop, STREAM_DEGREE)
+
+
+def total_without_multapses(problem: Problem, n: int, row_log_norm):
+    """``n`` distinct pairs by successive sampling over all pairs.
+
+    Pairs are drawn i.i.d. from the joint distribution (a driver by its row
+    total, or uniformly when ``row_log_norm`` is given, then a partner from
+    its row) and repeats are discarded, which is exactly successive
+    sampling. The driver sequence comes from the call's global stream and
+    the ``m``-th partner of a driver from its own stream, so the result is
+    reproducible. Falls back to the reference engine's exponential race when
+    repeats become too frequent (``n`` close to the number of pairs).
+    """
+    dtype = _index_dtype(problem)
+    if n == 0:
+        return np.empty(0, dtype), np.empty(0, dtype)
+    n_d, n_p = problem.n_drivers, problem.n_partners
+    if row_log_norm is None:
+        lt = row_log_totals(problem)
+        m = lt.max()
+        with np.errstate(under="ignore"):
+            w = np.where(np.isfinite(lt), np.exp(lt - m), 0.0)
+    else:
+        w = np.where(np.isfinite(row_log_norm), 1.0, 0.0)
+    cdf = np.cumsum(w)
+    M = int(1.25 * n) + 64
+    for _ in range(4):
+        u = global_generator(problem.key).random(M)
+        drv = np.searchsorted(cdf, u * cdf[-1], side="right").clip(0, n_d - 1)
+        counts = np.bincount(drv, minlength=n_d).astype(np.int64)
+        d_out, p_out = _fixed(problem, counts, True, 0, n_d, STREAM_TOTAL)
+        order = np.argsort(drv, kind="stable")
+        offs = np.zeros(n_d + 1, dtype=np.int64)
+        np.cumsum(counts, out=offs[1:])
+        rank = np.empty(M, dtype=np.int64)
+        rank[order] = np.arange(M) - offs[drv[order]]
+        par = p_out[offs[drv] + rank].astype(np.int64)
+        codes = drv.astype(np.int64) * n_p + par
+        _, first = np.unique(codes, return_index=True)
+        if first.size >= n:
+            sel = np.sort(first)[:n]
+            keep = sel[np.argsort(drv[sel], kind="stable")]
+            return drv[keep].astype(dtype), par[keep].astype(dtype)
+        if first.size < 0.5 * n:
+            break
+        M *= 2
+    from . import reference
+
+    return reference.total_without_multapses(problem, n, row_log_norm)
+
+
+def bernoulli(problem: Problem, p: float, start: int = 0, stop=None):
+    """Each pair independently with probability ``p · w``; ``(driver, partner)`` grouped by driver."""
+    stop = problem.n_drivers if stop is None else stop
+    dtype = _index_dtype(problem)
+    if p == 0 or stop <= start or problem.n_partners == 0:
+        return np.empty(0, dtype), np.empty(0, dtype)
+    plan = _plan(problem)
+    tab, iszero, dout, truncated = plan.table(problem, float(p))
+    k0, k1 = _key(problem)
+    head = _common(problem, plan, start, stop)
+    counts = np.zeros(stop - start, dtype=np.int64)
+    args = (tab.offsets, tab.mode, tab.cls, tab.upper, iszero, float(p), k0, k1, np.uint64(STREAM_DEGREE))
+    dummy = np.empty(0, dtype)
+    _sample.bernoulli(*head, *args, counts, counts, dummy, dummy, False)
+    outoff = np.zeros(counts.size, dtype=np.int64)
+    np.cumsum(counts[:-1], out=outoff[1:])
+    total = int(counts.sum())
+    out_drv = np.empty(total, dtype)
+    out_par = np.empty(total, dtype)
+    _sample.bernoulli(*head, *args, counts, outoff, out_drv, out_par, True)
+    return out_drv, out_par
