@@ -46,7 +46,7 @@ from scipy import stats
 from .problem import Problem
 from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli
 
-__all__ = ["Check", "Report", "check_projection"]
+__all__ = ["Check", "Report", "check_projection", "expected_distance_density"]
 
 
 @dataclass
@@ -126,13 +126,7 @@ def check_projection(sources, targets, projection, source_positions, target_posi
         report.add("indices", False, detail)
         return report
     report.add("indices", True, f"{len(s)} synapses, all within {n_s} sources and {n_t} targets")
-    in_degree = isinstance(rule, FixedInDegree)
-    periods = np.full(src.shape[1], np.inf) if projection.space is None else projection.space.periods
-    problem = Problem(drivers=tgt if in_degree else src, partners=src if in_degree else tgt,
-                      sign=-1.0 if in_degree else 1.0, kernel=projection.kernel, mask=projection.mask,
-                      periods=periods, exclude_self=projection.recurrent and not projection.autapses,
-                      key=np.zeros(2, np.uint64))
-    drivers, partners = (t, s) if in_degree else (s, t)
+    problem, drivers, partners = _setup(s, t, projection, src, tgt)
     _counts(report, rule, s, t, n_s, n_t, problem, drivers, partners, alpha, max_pairs, seed)
     if projection.recurrent and not projection.autapses:
         n_aut = int(np.count_nonzero(s == t))
@@ -153,6 +147,19 @@ def check_projection(sources, targets, projection, source_positions, target_posi
         _distances(report, rule, projection, problem, drivers, partners, alpha, max_pairs,
                    replicates, seed)
     return report
+
+
+def _setup(s, t, projection, src, tgt):
+    """The problem in the driver's frame, and the synapses as (drivers, partners)."""
+    s, t = np.asarray(s, dtype=np.int64), np.asarray(t, dtype=np.int64)
+    src, tgt = np.asarray(src, dtype=np.float64), np.asarray(tgt, dtype=np.float64)
+    in_degree = isinstance(projection.rule, FixedInDegree)
+    periods = np.full(src.shape[1], np.inf) if projection.space is None else projection.space.periods
+    problem = Problem(drivers=tgt if in_degree else src, partners=src if in_degree else tgt,
+                      sign=-1.0 if in_degree else 1.0, kernel=projection.kernel, mask=projection.mask,
+                      periods=periods, exclude_self=projection.recurrent and not projection.autapses,
+                      key=np.zeros(2, np.uint64))
+    return (problem, t, s) if in_degree else (problem, s, t)
 
 
 # -- counts --------------------------------------------------------------------
@@ -258,13 +265,16 @@ def _log_normalise(lw):
     return w / np.where(total > 0, total, 1.0)
 
 
-def _ks_exact(rule, problem, sub, drivers, obs) -> float:
-    """KS distance between sorted ``obs`` and the rule's exact expected distance distribution."""
-    n = len(obs)
-    le = np.zeros(n + 1)  # mass with d <= obs[i] accumulates from index searchsorted(left)
-    lt = np.zeros(n + 1)  # mass with d < obs[i]
-    degrees = np.bincount(drivers, minlength=problem.n_drivers)
-    scale = -np.inf  # running log scale for the joint (weighted total-number) masses
+def _accumulate(rule, problem, sub, degrees, binner, size: int) -> np.ndarray:
+    """Sum the rule's expected synapse masses into ``size`` bins (``binner(d) -> bin index``).
+
+    The masses are those of one synapse's distance: ``k_i w_ij / Σ_j w_ij``
+    (fixed degree), ``w_ij / Σ_j w_ij`` (total number, uniform sources),
+    ``w_ij`` (total number, weighted) or ``p K_ij`` (Bernoulli), over the
+    drivers ``sub``; unnormalised.
+    """
+    acc = np.zeros(size)
+    scale = -np.inf  # running log scale of the joint (weighted total-number) masses
     for rows, lw in _weights(problem, sub):
         d = _block_distances(problem, rows)
         if isinstance(rule, PairwiseBernoulli):
@@ -273,8 +283,7 @@ def _ks_exact(rule, problem, sub, drivers, obs) -> float:
             m = lw.max(initial=-np.inf)
             if m > scale:
                 if np.isfinite(scale):
-                    le *= np.exp(scale - m)
-                    lt *= np.exp(scale - m)
+                    acc *= np.exp(scale - m)
                 scale = m
             with np.errstate(under="ignore"):
                 mass = np.exp(lw - scale) if np.isfinite(scale) else np.zeros_like(lw)
@@ -282,13 +291,60 @@ def _ks_exact(rule, problem, sub, drivers, obs) -> float:
             mass = _log_normalise(lw)
         else:
             mass = _log_normalise(lw) * degrees[rows, None]
-        le += np.bincount(np.searchsorted(obs, d, "left").ravel(), mass.ravel(), n + 1)
-        lt += np.bincount(np.searchsorted(obs, d, "right").ravel(), mass.ravel(), n + 1)
-    total = le.sum()
-    cdf_le, cdf_lt = np.cumsum(le)[:n] / total, np.cumsum(lt)[:n] / total
+        acc += np.bincount(binner(d).ravel(), mass.ravel(), size)[:size]
+    return acc
+
+
+def _ks_exact(rule, problem, sub, drivers, obs) -> float:
+    """KS distance between sorted ``obs`` and the rule's exact expected distance distribution."""
+    n = len(obs)
+    degrees = np.bincount(drivers, minlength=problem.n_drivers)
+    # mass with d <= obs[i] sits in bins >= searchsorted(obs, d, "left"); d < obs[i]: "right"
+    le = _accumulate(rule, problem, sub, degrees, lambda d: np.searchsorted(obs, d, "left"), n + 1)
+    lt = _accumulate(rule, problem, sub, degrees, lambda d: np.searchsorted(obs, d, "right"), n + 1)
+    cdf_le, cdf_lt = np.cumsum(le)[:n] / le.sum(), np.cumsum(lt)[:n] / lt.sum()
     ecdf_le = np.searchsorted(obs, obs, "right") / n
     ecdf_lt = np.searchsorted(obs, obs, "left") / n
     return float(max(np.abs(ecdf_le - cdf_le).max(), np.abs(ecdf_lt - cdf_lt).max()))
+
+
+def expected_distance_density(sources, targets, projection, source_positions, target_positions,
+                              edges, *, max_pairs: int = 20_000_000, replicates: int = 20,
+                              seed: int = 0) -> np.ndarray:
+    """The density of synapse distances that ``projection`` implies, on the bin ``edges``.
+
+    Exact for the rules with multapses and for Bernoulli; estimated from
+    ``replicates`` fresh draws per synapse (exponential race) without
+    multapses. Computed over a random subset of drivers when the pairs exceed
+    ``max_pairs``, like :func:`check_projection`; the synapses given only
+    provide each driver's degree.
+
+    Returns
+    -------
+    ndarray
+        Density per bin (integrates to 1 over ``edges``, or to the fraction
+        of the distribution inside them).
+    """
+    edges = np.asarray(edges, dtype=np.float64)
+    problem, drivers, _ = _setup(sources, targets, projection, source_positions, target_positions)
+    fresh = not projection.multapses and not isinstance(projection.rule, PairwiseBernoulli)
+    sub = _subset(problem, max_pairs // replicates if fresh else max_pairs, seed)
+    nb = len(edges) - 1
+    if fresh:
+        ref = _fresh_draws(projection.rule, problem, sub, drivers, replicates, seed)
+        counts, _ = np.histogram(ref, edges)
+        total = max(len(ref), 1)
+    else:
+        degrees = np.bincount(drivers, minlength=problem.n_drivers)
+
+        def binner(d):
+            b = np.searchsorted(edges, d, "right") - 1
+            b[d == edges[-1]] = nb - 1
+            return np.where((b >= 0) & (b < nb), b, nb)
+
+        acc = _accumulate(projection.rule, problem, sub, degrees, binner, nb + 1)
+        counts, total = acc[:nb], acc.sum() or 1.0
+    return counts / total / np.diff(edges)
 
 
 def _fresh_draws(rule, problem, sub, drivers, replicates, seed) -> np.ndarray:
