@@ -1,18 +1,194 @@
-"""Command-line interface: ``spatialconn demo`` (more subcommands build on it)."""
+"""The ``spatialconn`` command: build, check and plot networks from a TOML spec; run the demo.
+
+User errors (a bad spec, a missing file, an infeasible request, an output
+name whose format cannot be told) end with exit status 2 and one line on
+stderr naming the key and the value, without a traceback and without
+leaving a partial output file. ``spatialconn check`` exits with 1 when a
+projection fails its checks.
+
+Examples
+--------
+>>> from spatialconn.cli import main
+>>> main(["demo", "--sources", "20", "--targets", "200", "-k", "3"])  # doctest: +ELLIPSIS
+spatialconn demo: the forum network (20 sources, 200 targets ...
+0
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import textwrap
+import time
+import uuid
+
+import numpy as np
+
+__all__ = ["main", "build_parser"]
+
+FORMATS = {".h5": "SONATA", ".hdf5": "SONATA", ".parquet": "Parquet", ".npz": "npz"}
+
+_MAIN = """\
+spatialconn builds the synapses of spiking-network models from neuron
+positions: connection probability by distance (Gaussian and other kernels,
+masks, periodic space), with exactly the number of synapses the rule fixes
+(fixed out-degree, fixed in-degree, fixed total number) or pairwise Bernoulli.
+
+commands:
+  build   build the projections of a TOML network spec and write them to a file
+  check   verify a file of synapses against its spec (counts, autapses,
+          multapses, distance distribution); exit 1 when a check fails
+  plot    draw drivers and partners in space, distances against the
+          expectation, and degree histograms
+  demo    build the Brian2 forum's network (1,200 x 40,000 neurons) and time it
+
+Run 'spatialconn COMMAND --help' for the options of a command."""
+
+_EPILOG = """\
+exit status:
+  0  success (check: every projection passed)
+  1  check: at least one projection failed a check
+  2  usage error: bad arguments, bad spec (unknown key, wrong type or value,
+     missing file), infeasible request; one line on stderr names the key
+
+examples:
+  spatialconn demo
+  spatialconn build examples/network.toml -o edges.h5
+  spatialconn check edges.h5 --spec examples/network.toml
+  spatialconn plot edges.h5 --spec examples/network.toml -o figure.png
+
+documentation: the docs/ folder of the repository (mkdocs build), page 'cli'."""
+
+_SPEC_FORMAT = """\
+spec format (TOML; lengths in the unit of the positions):
+  seed = 2024                          # default seed of everything below (default 0)
+  [space]                              # optional default space of every projection
+  extent = [[0, 1], [0, 1]]            # one [low, high] per axis
+  periodic = true                      # torus (minimum-image distances)
+
+  [populations.NAME]                   # one table per population, either generated:
+  positions = "uniform"                #   uniform: n, extent
+  n = 1000                             #   normal: n, mean (list), std, dim
+  extent = [[0, 1], [0, 1]]            #   grid: shape (list), extent (cell centres)
+  seed = 1                             #   optional
+  # or read from a file (relative to the spec):
+  # file = "exc.csv"                   #   .csv (optional header; columns = ["x", "y"]),
+  #                                    #   .npy (N x d), SONATA nodes .h5 (population = "...")
+
+  [projections.NAME]                   # one table per projection
+  source = "exc"                       # a population; target defaults to the source
+  target = "inh"                       #   (same population: recurrent, autapses apply)
+  rule = { type = "FixedOutDegree", k = 10 }
+  #   FixedOutDegree k | FixedInDegree k | FixedTotalNumber n, sources = "weighted"|"uniform"
+  #   | PairwiseBernoulli p
+  kernel = { type = "Gaussian", sigma = 0.1 }             # optional (default uniform)
+  #   Gaussian sigma, mean | Exponential scale | Gamma kappa, theta | Linear slope, intercept
+  #   | Constant value | AnisotropicGaussian sigma, angle | rho | rotation, mean;
+  #   any kernel also takes offset = [dx, dy] (shifted)
+  mask = { type = "Disc", radius = 0.3 }                  # optional
+  #   Disc radius, center | Annulus inner, outer, center | Box lower, upper
+  #   | Ellipse semi_axes, angle, center
+  space = { extent = [[0, 1], [0, 1]], periodic = true }  # optional, overrides [space]
+  multapses = true                     # default true
+  autapses = true                      # default true
+  seed = 7                             # default: derived from the top-level seed and NAME"""
+
+
+class UserError(Exception):
+    """An error the user can fix; reported as one line, exit status 2."""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog):
+        super().__init__(prog, max_help_position=30, width=88)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="spatialconn",
-        description="Exact, fast spatial connectivity with fixed synapse counts.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="build the Brian2 forum's network and print counts and time")
+    """The argument parser of ``spatialconn`` (every subcommand)."""
+    parser = argparse.ArgumentParser(prog="spatialconn", description=_MAIN, epilog=_EPILOG,
+                                     formatter_class=_Formatter)
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"spatialconn {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build = sub.add_parser(
+        "build", help="build a network from a TOML spec and write it", formatter_class=_Formatter,
+        description=textwrap.dedent("""\
+            Build every projection of the TOML network spec SPEC and write all of them to
+            OUTPUT, in the format its name says:
+              .h5     SONATA edges (one edge population per projection, named like it)
+              .parquet  one table with columns projection, source, target, distance
+              .npz    numpy archive with NAME/sources, NAME/targets, NAME/distances per projection
+            Everything is validated before anything is built, and the file is written under a
+            temporary name and renamed when complete: on any error there is no OUTPUT.
+            A progress bar is shown when stderr is a terminal; a summary (synapses, time,
+            degree statistics) is printed at the end."""),
+        epilog=_SPEC_FORMAT + "\n\n" + _EPILOG)
+    build.add_argument("spec", metavar="SPEC", help="the network spec (TOML)")
+    build.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+                       help="output file: .h5 (SONATA), .parquet or .npz")
+    build.add_argument("--engine", default="auto", help="sampling engine (default: auto)")
+    bar = build.add_mutually_exclusive_group()
+    bar.add_argument("--progress", dest="progress", action="store_true", default=None,
+                     help="always show the progress bar")
+    bar.add_argument("--no-progress", dest="progress", action="store_false",
+                     help="never show the progress bar (default: only on a terminal)")
+    build.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+
+    check = sub.add_parser(
+        "check", help="verify a file of synapses against its spec", formatter_class=_Formatter,
+        description=textwrap.dedent("""\
+            Re-read the synapses in EDGES and check each projection of SPEC:
+              indices    every index lies in its population
+              counts     exact degrees (FixedOutDegree, FixedInDegree) or total
+                         (FixedTotalNumber); for PairwiseBernoulli a z-test of the count
+              autapses   none where autapses = false
+              multapses  no repeated pair where multapses = false (and for Bernoulli)
+              weights    every synapse inside the mask and the kernel's support
+              distances  Kolmogorov-Smirnov test of the synapse distances against the
+                         distribution the rule and kernel imply given the positions (exact
+                         with multapses; against fresh draws without)
+            Large projections are tested on a random subset of drivers (--max-pairs).
+            Prints PASS/FAIL per projection; exit status 0 when all pass, 1 otherwise."""),
+        epilog=_EPILOG)
+    check.add_argument("edges", metavar="EDGES", help="file written by 'spatialconn build'")
+    check.add_argument("--spec", required=True, metavar="SPEC", help="the spec it was built from")
+    check.add_argument("--alpha", type=float, default=0.01,
+                       help="significance level of the statistical tests (default 0.01)")
+    check.add_argument("--max-pairs", type=int, default=20_000_000,
+                       help="pair evaluations per projection for the distance test (default 2e7)")
+    check.add_argument("--seed", type=int, default=0,
+                       help="seed of the driver subset and fresh draws (default 0)")
+
+    plot = sub.add_parser(
+        "plot", help="draw the connectivity of a file of synapses", formatter_class=_Formatter,
+        description=textwrap.dedent("""\
+            Draw one row per projection of SPEC found in EDGES: a few drivers (stars) and
+            their partners in space, the histogram of synapse distances against the
+            distribution expected given the positions, and the out- and in-degree
+            histograms. Needs matplotlib (pip install 'spatialconn[plot]')."""),
+        epilog=_EPILOG)
+    plot.add_argument("edges", metavar="EDGES", help="file written by 'spatialconn build'")
+    plot.add_argument("--spec", required=True, metavar="SPEC", help="the spec it was built from")
+    plot.add_argument("-o", "--output", required=True, metavar="FIGURE",
+                      help="image file (.png, .pdf, .svg, ...)")
+    plot.add_argument("-p", "--projection", action="append", metavar="NAME",
+                      help="only this projection (repeatable; default: all)")
+    plot.add_argument("-n", "--drivers", type=int, default=4, help="drivers to highlight (default 4)")
+    plot.add_argument("--seed", type=int, default=0, help="seed of the highlighted drivers (default 0)")
+    plot.add_argument("--dpi", type=int, default=110, help="resolution of raster images (default 110)")
+
+    demo = sub.add_parser(
+        "demo", help="build the Brian2 forum's network and print counts and time",
+        formatter_class=_Formatter,
+        description=textwrap.dedent("""\
+            Build the network of the Brian2 forum question: sources and targets at N(0, 1)
+            positions in the plane, a Gaussian kernel with sigma = 1, exactly k synapses per
+            source. Runs twice (the first call includes one-time start-up costs) and prints
+            the counts and the time of the second."""),
+        epilog=_EPILOG)
     demo.add_argument("--sources", type=int, default=1200, help="number of sources (default 1200)")
     demo.add_argument("--targets", type=int, default=40_000, help="number of targets (default 40000)")
     demo.add_argument("-k", type=int, default=10, help="synapses per source (default 10)")
@@ -21,13 +197,360 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run ``spatialconn`` with ``argv`` (default: the command line); return the exit status."""
     args = build_parser().parse_args(argv)
-    if args.command == "demo":
+    try:
+        if args.command == "build":
+            return _build(args)
+        if args.command == "check":
+            return _check(args)
+        if args.command == "plot":
+            return _plot(args)
         from .demo import run
 
+        if min(args.sources, args.targets) < 1 or args.k < 0:
+            raise UserError(f"demo: --sources and --targets must be >= 1 and -k >= 0, got "
+                            f"{args.sources}, {args.targets}, {args.k}")
         print(run(args.sources, args.targets, args.k, args.engine))
+        return 0
+    except UserError as exc:
+        print(f"spatialconn {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # SpecError and validation errors of the library
+        print(f"spatialconn {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"spatialconn {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _one_line(exc) -> str:
+    return " ".join(str(exc).split())
+
+
+# -- build -----------------------------------------------------------------------
+def _build(args) -> int:
+    from .spec import load
+
+    fmt = _output_format(args.output)
+    net = load(args.spec)
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    results, times = {}, {}
+    for name in net.projections:
+        start = time.perf_counter()
+        results[name] = _connect(net, name, args.engine, show and not args.quiet)
+        times[name] = time.perf_counter() - start
+    start = time.perf_counter()
+    _write(args.output, fmt, results, net)
+    written = time.perf_counter() - start
+    if not args.quiet:
+        print(_summary(args, net, results, times, written))
     return 0
 
 
-if __name__ == "__main__":
+def _output_format(path: str) -> str:
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in FORMATS:
+        raise UserError(f"output: cannot tell the format of {path!r} "
+                        "(use a name ending in .h5 for SONATA, .parquet or .npz)")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise UserError(f"output: directory {os.path.dirname(path)!r} does not exist")
+    if os.path.isdir(path):
+        raise UserError(f"output: {path!r} is a directory")
+    return ext
+
+
+def _connect(net, name: str, engine: str, show: bool):
+    """Build one projection, in blocks under a progress bar when ``show``."""
+    from .connect import iter_connect
+    from .connections import Connections
+    from .spec import SpecError
+
+    if not show:
+        return net.connect(name, engine=engine)
+    from .progress import progress_bar
+
+    kwargs = net.arguments(name)
+    proj = net.projections[name]
+    n = len(net.populations[proj.target if proj.rule.driver == "target" else proj.source])
+    chunk = max(1000, -(-n // 50))
+    try:
+        blocks = iter_connect(**kwargs, engine=engine, chunk_size=chunk)
+    except (ValueError, TypeError) as exc:
+        raise SpecError(f"projections.{name}", str(exc)) from None
+    s, t = [], []
+    try:
+        with progress_bar(True, total=n, desc=name, unit=" drivers") as bar:
+            for block in blocks:
+                s.append(block.sources)
+                t.append(block.targets)
+                bar.update(min(chunk, n - bar.n))
+    except ImportError:  # no tqdm: build silently
+        return net.connect(name, engine=engine)
+    src = kwargs["sources"]
+    tgt = src if kwargs["targets"] is None else kwargs["targets"]
+    space = proj.space
+    return Connections(np.concatenate(s), np.concatenate(t), src, tgt,
+                       None if space is None else space.periods)
+
+
+def _summary(args, net, results, times, written) -> str:
+    total = sum(len(c) for c in results.values())
+    size = os.path.getsize(args.output)
+    lines = [f"spatialconn build: {args.spec} -> {args.output} ({FORMATS[os.path.splitext(args.output)[1].lower()]}, "
+             f"{_bytes(size)})"]
+    rows = [("projection", "rule", "synapses", "out-degree min/mean/max", "in-degree min/mean/max",
+             "time")]
+    for name, conn in results.items():
+        out, inn = conn.out_degrees(), conn.in_degrees()
+        rows.append((name, _rule(net.projections[name].rule), f"{len(conn):,}", _stats(out), _stats(inn),
+                     f"{times[name]:.2f} s"))
+    rows.append(("total", "", f"{total:,}", "", "", f"{sum(times.values()) + written:.2f} s"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        cells = [c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        lines.append("  " + "  ".join(cells).rstrip())
+    lines.append(f"  (writing took {written:.2f} s)")
+    return "\n".join(lines)
+
+
+def _rule(rule) -> str:
+    text = repr(rule)
+    return text.replace(", sources='weighted'", "")
+
+
+def _stats(deg) -> str:
+    if len(deg) == 0:
+        return "-"
+    return f"{deg.min()} / {deg.mean():.1f} / {deg.max()}"
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
+# -- files -----------------------------------------------------------------------
+def _write(path: str, fmt: str, results: dict, net) -> None:
+    """Write every projection to ``path`` atomically (temporary name, then rename)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp{fmt}")
+    try:
+        {".npz": _write_npz, ".parquet": _write_parquet}.get(fmt, _write_sonata)(tmp, results, net)
+        os.replace(tmp, path)
+    except ImportError as exc:
+        raise UserError(f"output: writing {FORMATS[fmt]} needs an optional dependency ({exc}); "
+                        "pip install 'spatialconn[io]'") from None
+    finally:
+        for leftover in (tmp, tmp + ".d"):
+            if os.path.isdir(leftover):
+                import shutil
+
+                shutil.rmtree(leftover, ignore_errors=True)
+            elif os.path.exists(leftover):
+                os.remove(leftover)
+
+
+def _write_npz(tmp, results, net):
+    arrays = {}
+    for name, conn in results.items():
+        arrays[f"{name}/sources"] = conn.sources
+        arrays[f"{name}/targets"] = conn.targets
+        arrays[f"{name}/distances"] = np.asarray(conn.distances, dtype=np.float64)
+        arrays[f"{name}/shape"] = np.array([conn.n_sources, conn.n_targets], dtype=np.int64)
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def _write_sonata(tmp, results, net):
+    import h5py
+
+    from .io import write_sonata
+
+    parts = tmp + ".d"
+    os.makedirs(parts)
+    with h5py.File(tmp, "w") as out:
+        out.attrs["magic"] = np.uint32(0x0A7A)
+        out.attrs["version"] = np.array([0, 1], dtype=np.uint32)
+        out.create_group("edges")
+        for name, conn in results.items():
+            proj = net.projections[name]
+            part = os.path.join(parts, f"{len(os.listdir(parts))}.h5")
+            write_sonata(conn, part, population=name, source_population=proj.source,
+                         target_population=proj.target, edge_types=None)
+            with h5py.File(part, "r") as f:
+                f.copy(f[f"edges/{name}"], out["edges"], name=name)
+
+
+def _write_parquet(tmp, results, net):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = []
+    for name, conn in results.items():
+        tables.append(pa.table({
+            "projection": pa.DictionaryArray.from_arrays(np.zeros(len(conn), np.int32), [name]),
+            "source": np.asarray(conn.sources, dtype=np.int64),
+            "target": np.asarray(conn.targets, dtype=np.int64),
+            "distance": np.asarray(conn.distances, dtype=np.float64),
+        }))
+    table = pa.concat_tables(tables, promote_options="permissive").unify_dictionaries() if tables \
+        else pa.table({"projection": pa.array([], pa.string()), "source": pa.array([], pa.int64()),
+                       "target": pa.array([], pa.int64()), "distance": pa.array([], pa.float64())})
+    pq.write_table(table, tmp, compression="zstd")
+
+
+def read_edges(path: str) -> dict:
+    """Synapses per projection in a file written by ``spatialconn build`` (or by
+    :mod:`spatialconn.io` for one projection, stored under the name ``None``).
+
+    Returns
+    -------
+    dict
+        ``{name: (sources, targets)}`` with int64 index arrays.
+    """
+    if not os.path.isfile(path):
+        raise UserError(f"edges: file not found: {path!r}")
+    ext = os.path.splitext(path)[1].lower()
+    try:
+        if ext == ".npz":
+            with np.load(path, allow_pickle=False) as data:
+                files = data.files
+                if "sources" in files and "targets" in files:
+                    return {None: (data["sources"].astype(np.int64), data["targets"].astype(np.int64))}
+                names = sorted({f.rsplit("/", 1)[0] for f in files if f.endswith("/sources")},
+                               key=lambda n: files.index(f"{n}/sources"))
+                return {n: (data[f"{n}/sources"].astype(np.int64), data[f"{n}/targets"].astype(np.int64))
+                        for n in names}
+        if ext in (".h5", ".hdf5"):
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                if "edges" not in f:
+                    raise UserError(f"edges: {path!r} is not a SONATA edges file (no /edges group)")
+                return {n: (np.asarray(g["source_node_id"], dtype=np.int64),
+                            np.asarray(g["target_node_id"], dtype=np.int64)) for n, g in f["edges"].items()}
+        if ext == ".parquet":
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+            s = table.column("source").to_numpy().astype(np.int64)
+            t = table.column("target").to_numpy().astype(np.int64)
+            if "projection" not in table.column_names:
+                return {None: (s, t)}
+            proj = np.asarray(table.column("projection").cast("string").to_pylist(), dtype=object)
+            out = {}
+            for name in dict.fromkeys(proj.tolist()):
+                sel = proj == name
+                out[name] = (s[sel], t[sel])
+            return out
+    except UserError:
+        raise
+    except ImportError as exc:
+        raise UserError(f"edges: reading {FORMATS[ext]} needs an optional dependency ({exc})") from None
+    except (OSError, KeyError, ValueError) as exc:
+        raise UserError(f"edges: cannot read {path!r}: {_one_line(exc)}") from None
+    raise UserError(f"edges: cannot tell the format of {path!r} (expected .h5, .parquet or .npz)")
+
+
+def _match(edges: dict, net, path: str, wanted=None) -> dict:
+    """Map the file's projections onto the spec's; ``{name: (sources, targets)}`` in spec order."""
+    if list(edges) == [None]:
+        if len(net.projections) != 1:
+            raise UserError(f"edges: {path!r} holds one unnamed projection but the spec has "
+                            f"{len(net.projections)}; build it with 'spatialconn build'")
+        edges = {next(iter(net.projections)): edges[None]}
+    names = list(net.projections) if not wanted else wanted
+    for name in names:
+        if name not in net.projections:
+            raise UserError(f"--projection: no projection {name!r} in the spec "
+                            f"(defined: {', '.join(net.projections)})")
+    return {n: edges.get(n) for n in names}
+
+
+# -- check and plot ------------------------------------------------------------------
+def _check(args) -> int:
+    from .check import Report, check_projection
+    from .spec import load
+
+    if not 0 < args.alpha < 1:
+        raise UserError(f"--alpha must lie in (0, 1), got {args.alpha}")
+    if args.max_pairs < 1:
+        raise UserError(f"--max-pairs must be >= 1, got {args.max_pairs}")
+    net = load(args.spec)
+    found = _match(read_edges(args.edges), net, args.edges)
+    print(f"spatialconn check: {args.edges} against {args.spec}")
+    passed = 0
+    for name, syn in found.items():
+        proj = net.projections[name]
+        if syn is None:
+            report = Report(name)
+            report.add("present", False, f"projection {name!r} is not in {args.edges}")
+        else:
+            report = check_projection(*syn, proj, net.populations[proj.source].positions,
+                                      net.populations[proj.target].positions, alpha=args.alpha,
+                                      max_pairs=args.max_pairs, seed=args.seed)
+        passed += report.passed
+        print("\n".join(report.lines()))
+    print(f"{passed} of {len(found)} projections pass")
+    return 0 if passed == len(found) else 1
+
+
+def _plot(args) -> int:
+    from .spec import load
+
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise UserError("plot needs matplotlib: pip install 'spatialconn[plot]'") from None
+    from . import plot
+    from .connections import Connections
+
+    ext = os.path.splitext(args.output)[1].lower().lstrip(".")
+    formats = plt.figure().canvas.get_supported_filetypes()
+    plt.close("all")
+    if ext not in formats:
+        raise UserError(f"output: cannot tell the image format of {args.output!r} "
+                        f"(use one of: {', '.join('.' + f for f in sorted(formats))})")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
+        raise UserError(f"output: directory {os.path.dirname(args.output)!r} does not exist")
+    if args.drivers < 1:
+        raise UserError(f"--drivers must be >= 1, got {args.drivers}")
+    net = load(args.spec)
+    found = _match(read_edges(args.edges), net, args.edges, args.projection)
+    missing = [n for n, syn in found.items() if syn is None]
+    if missing:
+        raise UserError(f"edges: projection {missing[0]!r} is not in {args.edges!r}")
+    fig = plt.figure(figsize=(18, 4.6 * len(found)), layout="constrained")
+    rows = fig.subfigures(len(found), 1, squeeze=False)[:, 0]
+    for sub, (name, (s, t)) in zip(rows, found.items()):
+        proj = net.projections[name]
+        src, tgt = net.populations[proj.source].positions, net.populations[proj.target].positions
+        tgt = src if proj.recurrent else tgt
+        conn = Connections(s, t, src, tgt, None if proj.space is None else proj.space.periods)
+        axes = sub.subplots(1, 4, width_ratios=[1.1, 1.3, 1, 1])
+        plot.overview(conn, proj.rule, proj.kernel, mask=proj.mask, space=proj.space,
+                      multapses=proj.multapses, autapses=proj.autapses, n=args.drivers,
+                      seed=args.seed, axes=axes,
+                      title=f"{name}: {proj.source} \u2192 {proj.target}, {_rule(proj.rule)}")
+    folder = os.path.dirname(os.path.abspath(args.output))
+    tmp = os.path.join(folder, f".{os.path.basename(args.output)}.{uuid.uuid4().hex[:8]}.tmp.{ext}")
+    try:
+        fig.savefig(tmp, dpi=args.dpi)
+        os.replace(tmp, args.output)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    print(f"spatialconn plot: {len(found)} projection(s) from {args.edges} -> {args.output}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

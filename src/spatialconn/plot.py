@@ -254,11 +254,13 @@ def overview(conn, rule=None, kernel=None, *, mask=None, space=None, multapses: 
     """One row of four panels: drivers and partners, distances, out- and in-degrees.
 
     Arguments as in :func:`connections`, :func:`distance_histogram` and
-    :func:`degrees`; ``by`` defaults to the rule's driver.
+    :func:`degrees`; ``by`` defaults to the rule's driver. ``axes``: four
+    Axes to draw into (e.g. a row of a sub-figure); ``title`` becomes the
+    (sub-)figure's title.
 
     Returns
     -------
-    matplotlib.figure.Figure
+    matplotlib.figure.Figure or SubFigure
 
     Examples
     --------
@@ -271,9 +273,10 @@ def overview(conn, rule=None, kernel=None, *, mask=None, space=None, multapses: 
     >>> len(fig.axes)
     4
     """
-    if axes is None:
-        fig, axes = _pyplot().subplots(1, 4, figsize=(18, 4.2),
-                                       gridspec_kw={"width_ratios": [1.1, 1.3, 1, 1]})
+    own = axes is None
+    if own:
+        fig = _pyplot().figure(figsize=(18, 4.4), layout="constrained")
+        axes = fig.subplots(1, 4, width_ratios=[1.1, 1.3, 1, 1])
     fig = axes[0].figure
     by = by or getattr(rule, "driver", "source")
     connections(conn, source_positions, target_positions, n=n, by=by, seed=seed, ax=axes[0])
@@ -283,7 +286,5 @@ def overview(conn, rule=None, kernel=None, *, mask=None, space=None, multapses: 
     degrees(conn, n_sources=None if source_positions is None else len(source_positions),
             n_targets=None if target_positions is None else len(target_positions), axes=axes[2:4])
     if title:
-        axes[0].annotate(title, (0, 1.12), xycoords="axes fraction", fontsize="large",
-                         fontweight="bold")
-    fig.tight_layout()
+        fig.suptitle(title, fontweight="bold", x=0.01, ha="left")
     return fig
