@@ -25,6 +25,9 @@ ids of both sides and stays exact:
 
 from __future__ import annotations
 
+import os
+import warnings
+
 import numpy as np
 
 from .connect import connect as _sc_connect
@@ -32,7 +35,7 @@ from ._units import UnitContext, plain
 from .connections import Connections
 from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, Rule
 
-__all__ = ["child_seed", "connect_neurons"]
+__all__ = ["child_seed", "connect_neurons", "avoid_openmp_clash"]
 
 #: give up redrawing self pairs after this many rounds (FixedTotalNumber, weighted)
 MAX_REDRAW_ROUNDS = 64
@@ -252,3 +255,33 @@ def _periods(space, units: UnitContext, d: int) -> np.ndarray:
         return np.full(d, np.inf)
     ext = np.asarray(units.length(space.extent, "space.extent"), dtype=np.float64).reshape(-1, 2)
     return np.where(np.asarray(space.periodic), ext[:, 1] - ext[:, 0], np.inf)
+
+
+def avoid_openmp_clash() -> None:
+    """Keep numba's OpenMP threading layer out of a process that runs NEST.
+
+    NEST's wheel brings its own OpenMP runtime; once numba (spatialconn's
+    compiled engine) has started its ``omp`` threading layer in the same
+    process, the next NEST call aborts (measured with nest-simulator 3.10 and
+    numba 0.68). Unless the user chose a layer (``NUMBA_THREADING_LAYER``),
+    this selects numba's ``workqueue`` layer, which is still multi-threaded.
+    If numba already started ``omp``, it warns instead.
+    """
+    if os.environ.get("NUMBA_THREADING_LAYER"):
+        return
+    try:
+        import numba
+        from numba.np.ufunc import parallel
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return
+    if getattr(parallel, "_is_initialized", False):
+        if numba.threading_layer() == "omp":
+            warnings.warn(
+                "numba already runs its 'omp' threading layer; NEST in the same process may abort. "
+                "Import spatialconn.nest / spatialconn.pynn before connecting, or set "
+                "NUMBA_THREADING_LAYER=workqueue",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return
+    numba.config.THREADING_LAYER = "workqueue"
