@@ -35,14 +35,6 @@ positions: connection probability by distance (Gaussian and other kernels,
 masks, periodic space), with exactly the number of synapses the rule fixes
 (fixed out-degree, fixed in-degree, fixed total number) or pairwise Bernoulli.
 
-commands:
-  build   build the projections of a TOML network spec and write them to a file
-  check   verify a file of synapses against its spec (counts, autapses,
-          multapses, distance distribution); exit 1 when a check fails
-  plot    draw drivers and partners in space, distances against the
-          expectation, and degree histograms
-  demo    build the Brian2 forum's network (1,200 x 40,000 neurons) and time it
-
 Run 'spatialconn COMMAND --help' for the options of a command."""
 
 _EPILOG = """\

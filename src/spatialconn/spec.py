@@ -188,7 +188,12 @@ def load(path) -> Network:
         raise SpecError("spec", f"file not found: '{path}'") from None
     except OSError as exc:
         raise SpecError("spec", f"cannot read '{path}': {exc.strerror}") from None
-    net = parse(text, base=path.parent)
+    try:
+        net = parse(text, base=path.parent)
+    except SpecError as exc:
+        if exc.key != "spec":
+            raise
+        raise SpecError(str(path), str(exc)[len("spec: "):]) from None
     net.path = path
     return net
 
