@@ -120,3 +120,36 @@ def check_attribute(name: str, spec, blocks: Blocks):
 def plain_distances(block: Connections) -> np.ndarray:
     """Distances of ``block`` as plain float64 (SI units if positions carried units)."""
     return np.asarray(block.distances, dtype=np.float64)
+
+
+def pipelined(items, consume, depth: int = 1) -> None:
+    """Call ``consume(item)`` on a background thread while the next item is produced.
+
+    Items are consumed one at a time and in order; at most ``depth`` items
+    wait, so with ``depth=1`` two blocks are in memory (one being written,
+    one being built). An exception in either thread propagates after the
+    running ``consume`` has finished, so callers can clean up safely.
+
+    Examples
+    --------
+    >>> out = []
+    >>> pipelined(range(5), out.append)
+    >>> out
+    [0, 1, 2, 3, 4]
+    """
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="spatialconn-writer") as pool:
+        pending = deque()
+        try:
+            for item in items:
+                pending.append(pool.submit(consume, item))
+                while len(pending) > depth:
+                    pending.popleft().result()
+            while pending:
+                pending.popleft().result()
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise

@@ -18,7 +18,7 @@ import re
 import numpy as np
 
 from ._atomic import atomic_path, check_target
-from ._blocks import Blocks, attribute_values, check_attribute, plain_distances
+from ._blocks import Blocks, attribute_values, check_attribute, pipelined, plain_distances
 from ..progress import progress_bar
 
 __all__ = ["write_parquet", "part_name", "is_part_name"]
@@ -151,30 +151,36 @@ def write_parquet(
     with atomic_path(path, directory=directory) as tmp, progress_bar(progress, desc="Parquet", unit="syn") as bar:
         if not directory:
             with pq.ParquetWriter(tmp, sch, **opts) as writer:
-                wrote = False
-                for block in blocks:
+                wrote = []
+
+                def consume(block):
                     if len(block) or not wrote:
                         writer.write_table(table(block, sch, extra), row_group_size=row_group_size)
-                        wrote = True
+                        wrote.append(True)
                     bar.update(len(block))
+
+                pipelined(blocks, consume)
             return path
-        part, in_part, writer = 0, 0, None
+        state = {"part": 0, "rows": 0, "writer": None}
+
+        def consume(block):
+            t = table(block, sch, extra)
+            while t.num_rows:
+                if state["writer"] is None:
+                    state["writer"] = pq.ParquetWriter(os.path.join(tmp, part_name(state["part"])), sch, **opts)
+                take = min(t.num_rows, rows_per_file - state["rows"])
+                state["writer"].write_table(t.slice(0, take), row_group_size=row_group_size)
+                t, state["rows"] = t.slice(take), state["rows"] + take
+                bar.update(take)
+                if state["rows"] == rows_per_file:
+                    state["writer"].close()
+                    state.update(writer=None, part=state["part"] + 1, rows=0)
+
         try:
-            for block in blocks:
-                t = table(block, sch, extra)
-                while t.num_rows:
-                    if writer is None:
-                        writer = pq.ParquetWriter(os.path.join(tmp, part_name(part)), sch, **opts)
-                    take = min(t.num_rows, rows_per_file - in_part)
-                    writer.write_table(t.slice(0, take), row_group_size=row_group_size)
-                    t, in_part = t.slice(take), in_part + take
-                    bar.update(take)
-                    if in_part == rows_per_file:
-                        writer.close()
-                        writer, part, in_part = None, part + 1, 0
-            if writer is None and part == 0:  # no synapse at all: one empty file keeps the schema
+            pipelined(blocks, consume)
+            if state["writer"] is None and state["part"] == 0:  # no synapse: an empty file keeps the schema
                 pq.write_table(sch.empty_table(), os.path.join(tmp, part_name(0)), **opts)
         finally:
-            if writer is not None:
-                writer.close()
+            if state["writer"] is not None:
+                state["writer"].close()
     return path

@@ -28,7 +28,7 @@ import os
 import numpy as np
 
 from ._atomic import atomic_path, check_target
-from ._blocks import Blocks, attribute_values, check_attribute, plain_distances
+from ._blocks import Blocks, attribute_values, check_attribute, pipelined, plain_distances
 from ..progress import progress_bar
 
 __all__ = ["write_sonata", "edge_types_path", "write_edge_types"]
@@ -199,19 +199,23 @@ def write_sonata(
             if delay is not None:
                 attrs["delay"] = delay
             dsets = {k: group.create_dataset(k, (0,), dtype=np.float64, **opts) for k in attrs}
-            n = 0
-            for block in blocks:
-                m = len(block)
+            written = [0]
+
+            def consume(block):
+                n, m = written[0], len(block)
                 if m == 0:
-                    continue
+                    return
                 _append(src, n, block.sources.astype(np.uint64) + np.uint64(source_offset))
                 _append(tgt, n, block.targets.astype(np.uint64) + np.uint64(target_offset))
                 d = plain_distances(block) if attrs else None
                 for key, spec in attrs.items():
                     values = d if key == "distance" else attribute_values(key, spec, block, d)
                     _append(dsets[key], n, values)
-                n += m
+                written[0] = n + m
                 bar.update(m)
+
+            pipelined(blocks, consume)
+            n = written[0]
             _constant(pop, "edge_type_id", n, np.uint32, edge_type_id, opts)
             _constant(pop, "edge_group_id", n, np.uint16, 0, opts)
             _constant(pop, "edge_group_index", n, np.uint32 if n < 2**32 else np.uint64, None, opts)
