@@ -357,6 +357,8 @@ def _population(name: str, entry: dict, base: Path, net_seed: int) -> Population
         kwargs = {p: _value(v, params[p], f"{key}.{p}") for p, v in entry.items() if p in params}
         seed = _value(entry.get("seed", _derived_seed(net_seed, "population", name)), "int",
                       f"{key}.seed")
+        if seed < 0:
+            raise SpecError(f"{key}.seed", f"must be >= 0, got {seed}")
         try:
             pos = generate(kind, seed=seed, **kwargs)
         except ValueError as exc:
@@ -389,6 +391,10 @@ def _projection(name: str, entry: dict, net: Network, default_space) -> Projecti
     kernel = _build(entry["kernel"], _KERNELS, f"{key}.kernel", "kernel") if "kernel" in entry else None
     mask = _build(entry["mask"], _MASKS, f"{key}.mask", "mask") if "mask" in entry else None
     space = _space(entry["space"], f"{key}.space") if "space" in entry else default_space
+    if space is not None and space.ndim != d_s:
+        where = f"{key}.space" if "space" in entry else "space"
+        raise SpecError(where, f"has {space.ndim} axes but the positions of {src!r} have {d_s} "
+                               f"coordinates (projection {name!r})")
     flags = {f: _value(entry.get(f, True), "bool", f"{key}.{f}") for f in ("multapses", "autapses")}
     seed = _value(entry.get("seed", _derived_seed(net.seed, "projection", name)), "int", f"{key}.seed")
     if seed < 0:
