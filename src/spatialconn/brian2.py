@@ -105,8 +105,10 @@ def connect(synapses, rule, kernel=None, *, mask=None, space=None, multapses=Tru
         tgt_ids = tgt_ids + (src_ids.max(initial=-1) + 1)  # different groups: no shared neuron
     conn = connect_neurons(src_pos, tgt_pos, src_ids, tgt_ids, rule, kernel, mask=mask, space=space,
                            multapses=multapses, autapses=autapses, seed=seed)
-    if len(conn):  # Brian2 2.9 fails on connect(i=[], j=[])
+    if len(conn):
         synapses.connect(i=conn.sources, j=conn.targets)
+    else:  # Brian2 2.9 fails on connect(i=[], j=[]) and refuses to run never-connected Synapses
+        synapses.connect(False)
     return conn
 
 

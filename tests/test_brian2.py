@@ -1,0 +1,241 @@
+"""spatialconn.brian2 against the real Brian2 (small networks, a few ms simulated)."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+b2 = pytest.importorskip("brian2")
+from brian2 import NeuronGroup, SpikeMonitor, Synapses, metre, ms, mV, second, um  # noqa: E402
+
+import spatialconn as sc  # noqa: E402
+import spatialconn.brian2 as scb  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _runtime_numpy():
+    b2.start_scope()
+    b2.prefs.codegen.target = "numpy"
+    yield
+    b2.prefs.codegen.target = "auto"
+
+
+def _group(n=600, seed=0, extent=1000.0):
+    rng = np.random.default_rng(seed)
+    G = NeuronGroup(n, "dv/dt = -v / (10*ms) : volt\nx : metre\ny : metre", threshold="v > 10*mV",
+                    reset="v = 0*mV", method="exact")
+    G.x = rng.uniform(0, extent, n) * um
+    G.y = rng.uniform(0, extent, n) * um
+    return G
+
+
+def _underlying(S):
+    return np.asarray(S._synaptic_pre[:]), np.asarray(S._synaptic_post[:])
+
+
+def test_subgroups_counts_and_index_ranges():
+    G = _group()
+    S = Synapses(G[:200], G[200:], on_pre="v_post += 1*mV")
+    conn = scb.connect(S, sc.FixedOutDegree(5), sc.Gaussian(100 * um), seed=1)
+    assert len(S) == len(conn) == 1000
+    i, j = np.asarray(S.i[:]), np.asarray(S.j[:])
+    assert i.min() >= 0 and i.max() < 200 and j.min() >= 0 and j.max() < 400
+    assert np.array_equal(np.bincount(i, minlength=200), np.full(200, 5))
+    np.testing.assert_array_equal(i, conn.sources)
+    np.testing.assert_array_equal(j, conn.targets)
+    pre, post = _underlying(S)
+    np.testing.assert_array_equal(pre, i)
+    np.testing.assert_array_equal(post, j + 200)
+
+
+def test_partners_nearer_than_random_and_distances_have_units():
+    G = _group()
+    S = Synapses(G[:300], G[300:], on_pre="v_post += 1*mV")
+    conn = scb.connect(S, sc.FixedInDegree(4), sc.Gaussian(60 * um), multapses=False, seed=2)
+    assert np.array_equal(np.bincount(S.j[:], minlength=300), np.full(300, 4))
+    d = conn.distances
+    assert d.dim == metre.dim
+    x, y = np.asarray(G.x[:]), np.asarray(G.y[:])
+    expect = np.hypot(x[300 + S.j[:]] - x[S.i[:]], y[300 + S.j[:]] - y[S.i[:]])
+    np.testing.assert_allclose(np.asarray(d), expect, rtol=1e-12)
+    rng = np.random.default_rng(3)
+    ri, rj = rng.integers(0, 300, 5000), rng.integers(300, 600, 5000)
+    random_mean = np.hypot(x[rj] - x[ri], y[rj] - y[ri]).mean()
+    assert np.asarray(d).mean() < 0.3 * random_mean
+    S.delay = conn.distances / (0.5 * metre / second) + 0.1 * ms
+    np.testing.assert_allclose(np.asarray(S.delay[:]), expect / 0.5 + 1e-4, rtol=1e-9)
+
+
+def test_same_group_no_autapses_no_multapses():
+    G = _group(300)
+    S = Synapses(G, G, on_pre="v_post += 1*mV")
+    scb.connect(S, sc.FixedOutDegree(6), sc.Gaussian(80 * um), multapses=False, autapses=False, seed=4)
+    i, j = np.asarray(S.i[:]), np.asarray(S.j[:])
+    assert len(S) == 1800 and not np.any(i == j)
+    assert np.unique(i * 300 + j).size == i.size
+
+
+@pytest.mark.parametrize("rule", [
+    sc.FixedOutDegree(5), sc.FixedInDegree(5), sc.FixedTotalNumber(900, sources="uniform"),
+    sc.FixedTotalNumber(900), sc.PairwiseBernoulli(0.5),
+], ids=repr)
+@pytest.mark.parametrize("multapses", [True, False])
+def test_overlapping_subgroups_exclude_the_same_neuron(rule, multapses):
+    if isinstance(rule, sc.FixedTotalNumber) and not multapses:
+        pytest.skip("documented as unsupported for partially overlapping populations")
+    G = _group(500)
+    S = Synapses(G[:300], G[200:], on_pre="v_post += 1*mV")  # neurons 200..299 on both sides
+    conn = scb.connect(S, rule, sc.Gaussian(40 * um), multapses=multapses, autapses=False, seed=5)
+    pre, post = _underlying(S)
+    assert not np.any(pre == post)
+    assert np.asarray(S.i[:]).max() < 300 and np.asarray(S.j[:]).max() < 300
+    if isinstance(rule, sc.FixedOutDegree):
+        assert np.array_equal(conn.out_degrees(), np.full(300, 5))
+    if isinstance(rule, sc.FixedInDegree):
+        assert np.array_equal(conn.in_degrees(), np.full(300, 5))
+    if isinstance(rule, sc.FixedTotalNumber):
+        assert len(S) == 900
+    if not multapses:
+        assert np.unique(pre * 1000 + post).size == pre.size
+    # with autapses allowed the same geometry does produce self pairs (the test can fail)
+    if isinstance(rule, sc.FixedOutDegree):
+        b2.start_scope()
+        S2 = Synapses(G[:300], G[200:], on_pre="v_post += 1*mV")
+        scb.connect(S2, rule, sc.Gaussian(40 * um), multapses=multapses, autapses=True, seed=5)
+        pre2, post2 = _underlying(S2)
+        assert np.any(pre2 == post2)
+
+
+def test_overlap_split_is_exact_for_a_driver_inside_the_overlap():
+    # one source inside the overlap draws many times: frequencies match w_j / sum_{j != self} w_j
+    from spatialconn._adapters import connect_neurons
+
+    pos = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.5, 0.5], [2.0, 0.0]])
+    ids = np.arange(5)
+    k = np.array([0, 0, 0, 60000])  # sources 0..3; source 3 (neuron 3) is also target 1
+    conn = connect_neurons(pos[:4], pos[2:], ids[:4], ids[2:], sc.FixedOutDegree(k), sc.Gaussian(1.0),
+                           autapses=False, seed=6)
+    counts = np.bincount(conn.targets, minlength=3)
+    d = np.linalg.norm(pos[2:] - pos[3], axis=1)
+    w = np.exp(-d**2 / 2)
+    w[1] = 0.0
+    expect = w / w.sum() * k.sum()
+    assert counts[1] == 0
+    chi2 = ((counts - expect)[[0, 2]] ** 2 / expect[[0, 2]]).sum()
+    assert chi2 < 10.8  # 1 dof, p = 0.001
+
+
+def test_units_are_checked():
+    G = _group(100)
+    S = Synapses(G[:50], G[50:], on_pre="v_post += 1*mV")
+    with pytest.raises(ValueError, match="unit"):
+        scb.connect(S, sc.FixedOutDegree(2), sc.Gaussian(0.1), seed=1)
+    with pytest.raises(ValueError, match="dimension"):
+        scb.connect(S, sc.FixedOutDegree(2), sc.Gaussian(0.1 * ms), seed=1)
+    with pytest.raises(ValueError, match="unit"):
+        scb.connect(S, sc.FixedOutDegree(2), sc.Gaussian(100 * um), mask=sc.Disc(0.3), seed=1)
+    assert len(S) == 0
+
+
+def test_bad_arguments():
+    G = _group(50)
+    with pytest.raises(TypeError, match="synapses"):
+        scb.connect(G, sc.FixedOutDegree(2))
+    S = Synapses(G, G, on_pre="v_post += 1*mV")
+    with pytest.raises(ValueError, match="'z'"):
+        scb.connect(S, sc.FixedOutDegree(2), coords=("x", "z"))
+    H = NeuronGroup(10, "v : 1")
+    with pytest.raises(ValueError, match="coordinate"):
+        scb.connect(Synapses(H, H), sc.FixedOutDegree(2))
+
+
+def test_coords_uppercase_3d_and_periodic_space():
+    rng = np.random.default_rng(7)
+    G = NeuronGroup(400, "X : metre\nY : metre\nZ : metre\nv : volt", threshold="v > 1*volt")
+    for name in "XYZ":
+        setattr(G, name, rng.uniform(0, 500, 400) * um)
+    S = Synapses(G, G, on_pre="v += 1*mV")
+    space = sc.Space([(0 * um, 500 * um)] * 3, periodic=True)
+    conn = scb.connect(S, sc.PairwiseBernoulli(0.5), sc.Gaussian(50 * um), space=space, seed=8)
+    assert len(conn) > 0 and conn.displacements.shape[1] == 3
+    assert np.asarray(conn.distances).max() <= np.sqrt(3) * 250e-6 + 1e-12
+
+
+def test_empty_result_and_simulation_runs():
+    G = _group(200)
+    S = Synapses(G[:100], G[100:], on_pre="v_post += 11*mV")
+    conn = scb.connect(S, sc.FixedOutDegree(0), seed=1)
+    assert len(conn) == 0 and len(S) == 0
+    S2 = Synapses(G[:100], G[100:], on_pre="v_post += 11*mV")
+    scb.connect(S2, sc.FixedTotalNumber(300, sources="uniform"), sc.Gaussian(100 * um), seed=2)
+    G.v[:100] = 20 * mV  # sources fire at the first step, each target hit fires
+    mon = SpikeMonitor(G)
+    b2.run(2 * ms)
+    post = np.asarray(S2.j[:]) + 100
+    assert set(np.unique(post)) <= set(np.asarray(mon.i[:]))
+
+
+def test_cython_target():
+    pytest.importorskip("Cython")
+    b2.prefs.codegen.target = "cython"
+    G = _group(200)
+    S = Synapses(G[:100], G[100:], "w : volt", on_pre="v_post += w")
+    conn = scb.connect(S, sc.FixedInDegree(3), sc.Gaussian(100 * um), seed=3)
+    S.w = 11 * mV
+    S.delay = conn.distances / (1 * metre / second)
+    G.v[:100] = 20 * mV
+    mon = SpikeMonitor(G[100:])
+    b2.run(1 * ms)
+    assert len(S) == 300
+    assert set(np.asarray(mon.i[:]).tolist()) == set(conn.targets.tolist())
+
+
+STANDALONE = textwrap.dedent("""
+    import sys, numpy as np, brian2 as b2
+    from brian2 import NeuronGroup, Synapses, SpikeMonitor, ms, mV, um
+    import spatialconn as sc, spatialconn.brian2 as scb
+    b2.set_device("cpp_standalone", directory=sys.argv[1])
+    rng = np.random.default_rng(0)
+    G = NeuronGroup(300, "dv/dt = -v/(10*ms) : volt\\nx : metre\\ny : metre", threshold="v > 10*mV",
+                    reset="v = 0*mV", method="exact")
+    G.x = rng.uniform(0, 500, 300) * um
+    G.y = rng.uniform(0, 500, 300) * um
+    G.v = np.r_[np.full(100, 20.0), np.zeros(200)] * mV
+    S = Synapses(G[:100], G[100:], on_pre="v_post += 11*mV")
+    conn = scb.connect(S, sc.FixedOutDegree(4), sc.Gaussian(50 * um), seed=1)
+    S.delay = conn.distances / (1 * b2.metre / b2.second)
+    mon = SpikeMonitor(G)
+    b2.run(2 * ms)
+    print(len(S), int(np.sum(np.asarray(mon.i[:]) >= 100)), len(np.unique(conn.targets)))
+""")
+
+
+@pytest.mark.skipif(not os.environ.get("SPATIALCONN_TEST_STANDALONE"),
+                    reason="cpp_standalone compiles a project (~30-60 s); set SPATIALCONN_TEST_STANDALONE=1")
+def test_cpp_standalone(tmp_path):
+    script = tmp_path / "standalone.py"
+    script.write_text(STANDALONE)
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "build")], capture_output=True,
+                         text=True, timeout=600, check=True).stdout.split()
+    n_syn, target_spikes, distinct_targets = map(int, out[-3:])
+    assert n_syn == 400 and target_spikes == distinct_targets
+
+
+def test_forum_example_small(tmp_path):
+    fig = tmp_path / "forum.png"
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "forum_exact_spatial.py"), "--small",
+                          "--figure", str(fig)], capture_output=True, text=True, timeout=300, check=True,
+                         cwd=tmp_path).stdout
+    assert time.perf_counter() - t0 < 120
+    lines = [ln for ln in out.splitlines() if "synapses" in ln]
+    assert len(lines) == 2 and all(" 3000 synapses" in ln for ln in lines)
+    assert "FixedTotalNumber(n=3000, sources='uniform')" in lines[0] and "FixedOutDegree(k=10)" in lines[1]
+    assert fig.stat().st_size > 10_000
