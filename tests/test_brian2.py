@@ -1,6 +1,7 @@
 """spatialconn.brian2 against the real Brian2 (small networks, a few ms simulated)."""
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -213,19 +214,21 @@ STANDALONE = textwrap.dedent("""
     S.delay = conn.distances / (1 * b2.metre / b2.second)
     mon = SpikeMonitor(G)
     b2.run(2 * ms)
-    print(len(S), int(np.sum(np.asarray(mon.i[:]) >= 100)), len(np.unique(conn.targets)))
+    fired = set((np.asarray(mon.i[:])[np.asarray(mon.i[:]) >= 100] - 100).tolist())
+    print(len(S), int(fired == set(conn.targets.tolist())), len(fired))
 """)
 
 
-@pytest.mark.skipif(not os.environ.get("SPATIALCONN_TEST_STANDALONE"),
-                    reason="cpp_standalone compiles a project (~30-60 s); set SPATIALCONN_TEST_STANDALONE=1")
+@pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None, reason="no C++ compiler")
+@pytest.mark.skipif(os.environ.get("SPATIALCONN_SKIP_STANDALONE") == "1",
+                    reason="SPATIALCONN_SKIP_STANDALONE=1 (the C++ build takes ~30 s on 2 cores)")
 def test_cpp_standalone(tmp_path):
     script = tmp_path / "standalone.py"
     script.write_text(STANDALONE)
     out = subprocess.run([sys.executable, str(script), str(tmp_path / "build")], capture_output=True,
                          text=True, timeout=600, check=True).stdout.split()
-    n_syn, target_spikes, distinct_targets = map(int, out[-3:])
-    assert n_syn == 400 and target_spikes == distinct_targets
+    n_syn, same_set, n_fired = map(int, out[-3:])
+    assert n_syn == 400 and same_set == 1 and n_fired > 50
 
 
 def test_forum_example_small(tmp_path):
