@@ -280,3 +280,22 @@ def test_no_overwrite(tmp_path):
     f = io.write(recurrent(), tmp_path / "a.h5")
     with pytest.raises(ValueError, match="overwrite=True"):
         io.write(recurrent(), f, overwrite=False)
+
+
+def test_progress_off_by_default_on_when_asked(tmp_path, capsys):
+    io.connect_to_file(tmp_path / "a.parquet", POS, rule=sc.FixedOutDegree(3), seed=1)
+    assert capsys.readouterr().err == ""
+    io.connect_to_file(tmp_path / "b.parquet", POS, rule=sc.FixedOutDegree(3), seed=1, progress=True)
+    err = capsys.readouterr().err
+    assert "drivers" in err and "300/300" in err
+    with pytest.raises(TypeError, match="progress"):
+        io.write_parquet(recurrent(), tmp_path / "c.parquet", progress="yes")
+
+
+def test_positions_with_units_store_si_distances(tmp_path):
+    brian2 = pytest.importorskip("brian2")
+    um = brian2.umetre
+    conn = sc.connect(POS * 100 * um, rule=sc.FixedOutDegree(4), kernel=sc.Gaussian(10 * um), seed=1)
+    plain = sc.connect(POS * 100e-6, rule=sc.FixedOutDegree(4), kernel=sc.Gaussian(10e-6), seed=1)
+    f = io.write(conn, tmp_path / "u.parquet")
+    np.testing.assert_allclose(pd.read_parquet(f).distance, np.asarray(plain.distances), rtol=1e-12)

@@ -166,8 +166,8 @@ def _check_options(job, fmt, options):
     scratch = tempfile.mkdtemp(prefix="spatialconn-check-")
     try:
         empty = _Portable(job)
-        _block_file(empty, 0, 0, None, os.path.join(scratch, "x.h5" if fmt == "sonata" else "x.parquet"),
-                    fmt, options)
+        name, opts = ("x.h5", {**options, "indices": False}) if fmt == "sonata" else ("x.parquet", options)
+        _block_file(empty, 0, 0, None, os.path.join(scratch, name), fmt, opts)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -198,7 +198,9 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
         ``part-00000.parquet``, ... (one dataset, readable by
         ``dask.dataframe.read_parquet``), or SONATA shards
         ``edges-00000.h5``, ... (each a complete edge population with global
-        node ids and indices) plus one ``edge_types.csv``.
+        node ids and indices) plus one ``edge_types.csv``. Each shard's
+        indices span all node ids (16 bytes per node and side); pass
+        ``write_options={"indices": False}`` for very many shards.
     distance : bool
         Include the ``distance`` column (dataframe and Parquet).
     write_options : dict, optional

@@ -128,6 +128,8 @@ def write_parquet(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress must be True or False, got {progress!r}")
     blocks = Blocks(conn)
     if rows_per_file is not None and (not isinstance(rows_per_file, numbers.Integral)
                                       or isinstance(rows_per_file, bool) or rows_per_file < 1):

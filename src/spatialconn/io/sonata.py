@@ -144,6 +144,8 @@ def write_sonata(
     """
     import h5py
 
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress must be True or False, got {progress!r}")
     blocks = Blocks(conn)
     for name, value in (("population", population), ("source_population", source_population)):
         if not isinstance(value, str) or not value or "/" in value:
