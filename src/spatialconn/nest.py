@@ -54,8 +54,10 @@ def connect(pre, post, rule, kernel=None, *, mask=None, space=None, multapses=Tr
     rule, kernel, mask, multapses, seed
         As for :func:`spatialconn.connect` (masks on ``target - source``).
     space : spatialconn.Space, optional
-        Default: a periodic space over the layer's extent when the layer has
-        ``edge_wrap=True`` (NEST's torus), open space otherwise.
+        Default: a periodic space with the layers' extent when they have
+        ``edge_wrap=True`` (NEST's torus; both layers must wrap with the same
+        extent, their centres may differ since only the periods matter), open
+        space otherwise.
     autapses : bool, default True
         ``False`` forbids a synapse from a node onto itself (compared by node id,
         so it also holds for overlapping, different NodeCollections).
@@ -105,8 +107,10 @@ def connect(pre, post, rule, kernel=None, *, mask=None, space=None, multapses=Tr
         if not isinstance(positions, (tuple, list)) or len(positions) != 2:
             raise TypeError("positions must be a pair (pre_positions, post_positions)")
         src_pos, tgt_pos = (np.asarray(p, dtype=np.float64) for p in positions)
-    if space is None:
-        space = _common_space(pre, post) if positions is None else None
+    if space is None and positions is None:
+        space = _common_space(pre, post)
+        if space is not None:  # NEST wraps by period only; put both layers inside one extent
+            src_pos, tgt_pos = _wrap_into(src_pos, space), _wrap_into(tgt_pos, space)
     spec = _syn_spec(syn_spec, weight, delay)
     conn = connect_neurons(src_pos, tgt_pos, pre_ids, post_ids, rule, kernel, mask=mask, space=space,
                            multapses=multapses, autapses=autapses, seed=seed)
@@ -197,10 +201,15 @@ def layer_space(nodes):
 
 def _common_space(pre, post):
     a, b = layer_space(pre), layer_space(post)
-    if (a is None) != (b is None) or (a is not None and a != b):
-        raise ValueError(f"pre and post layers disagree on edge_wrap/extent ({a} vs {b}); "
+    if (a is None) != (b is None) or (a is not None and not np.allclose(a.lengths, b.lengths, rtol=1e-12)):
+        raise ValueError(f"pre and post layers disagree on edge_wrap or extent ({a} vs {b}); "
                          "pass space=sc.Space(...) explicitly")
     return a
+
+
+def _wrap_into(pos, space):
+    lo = space.bounds[:, 0]
+    return lo + np.mod(pos - lo, space.lengths)
 
 
 def _ids(nodes, name):
