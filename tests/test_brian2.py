@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import _pytest.doctest as _pytest_doctest  # noqa: E402
+
+_DOCTEST_MODULE = _pytest_doctest.DoctestModule
 b2 = pytest.importorskip("brian2")
+# importing brian2 imports brian2.tests, which monkey-patches pytest's DoctestModule with a
+# collector that fails (IndexError) on package __init__.py files; restore pytest's own
+_pytest_doctest.DoctestModule = _DOCTEST_MODULE
 from brian2 import NeuronGroup, SpikeMonitor, Synapses, metre, ms, mV, second, um  # noqa: E402
 
 import spatialconn as sc  # noqa: E402
