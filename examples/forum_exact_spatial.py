@@ -87,7 +87,8 @@ def build_and_run(args, variant: str):
     rule = (sc.FixedTotalNumber(args.nsyn, sources="uniform") if variant == "total"
             else sc.FixedOutDegree(args.k))
     t0 = time.perf_counter()
-    conn = scb.connect(S, rule, sc.Gaussian(sigma=350 * um), seed=args.seed)
+    seed = args.seed + (variant == "outdegree")  # independent draws for the two variants
+    conn = scb.connect(S, rule, sc.Gaussian(sigma=350 * um), seed=seed)
     build = time.perf_counter() - t0
     S.w = 16 * mV  # one input spike makes a target fire
     S.delay = conn.distances / (0.5 * metre / second) + 0.5 * ms  # conduction at 0.5 m/s
