@@ -264,3 +264,18 @@ def test_usage_errors_exit_2():
     assert r.returncode == 2 and "usage" in r.stderr
     r = run("frobnicate")
     assert r.returncode == 2
+
+
+def test_missing_writer_dependency_is_reported_before_building(small, monkeypatch, capsys):
+    import importlib.util
+
+    from spatialconn import cli
+
+    d, spec = small
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "h5py" else real(name, *a))
+    monkeypatch.setattr(cli, "_connect", lambda *a: pytest.fail("built before checking the writer"))
+    assert cli.main(["build", str(spec), "-o", str(d / "nodeps.h5")]) == 2
+    err = capsys.readouterr().err
+    assert "needs h5py" in err and "spatialconn[io]" in err
+    assert not (d / "nodeps.h5").exists()

@@ -250,6 +250,13 @@ def _output_format(path: str) -> str:
         raise UserError(f"output: directory {os.path.dirname(path)!r} does not exist")
     if os.path.isdir(path):
         raise UserError(f"output: {path!r} is a directory")
+    needs = {".h5": "h5py", ".hdf5": "h5py", ".parquet": "pyarrow"}.get(ext)
+    if needs:
+        import importlib.util
+
+        if importlib.util.find_spec(needs) is None:
+            raise UserError(f"output: writing {FORMATS[ext]} needs {needs}: pip install 'spatialconn[io]' "
+                            "(or write .npz)")
     return ext
 
 
