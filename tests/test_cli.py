@@ -279,3 +279,18 @@ def test_missing_writer_dependency_is_reported_before_building(small, monkeypatc
     err = capsys.readouterr().err
     assert "needs h5py" in err and "spatialconn[io]" in err
     assert not (d / "nodeps.h5").exists()
+
+
+def test_check_reads_a_single_projection_written_by_the_io_module(tmp_path):
+    io = pytest.importorskip("spatialconn.io")
+    pytest.importorskip("h5py")
+    import spatialconn as sc
+    from spatialconn.spec import load
+
+    spec = tmp_path / "one.toml"
+    spec.write_text(SMALL.split("[projections.ei]")[0])
+    net = load(spec)
+    io.write(net.connect("ee"), tmp_path / "ee.h5")  # edge population "default"
+    r = run("check", tmp_path / "ee.h5", "--spec", spec)
+    assert r.returncode == 0 and "1 of 1 projections pass" in r.stdout, r.stdout + r.stderr
+    assert isinstance(net.projections["ee"].rule, sc.FixedOutDegree)

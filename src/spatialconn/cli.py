@@ -458,6 +458,8 @@ def read_edges(path: str) -> dict:
 
 def _match(edges: dict, net, path: str, wanted=None) -> dict:
     """Map the file's projections onto the spec's; ``{name: (sources, targets)}`` in spec order."""
+    if len(edges) == 1 and len(net.projections) == 1:  # e.g. written by spatialconn.io.write
+        edges = {None: next(iter(edges.values()))}
     if list(edges) == [None]:
         if len(net.projections) != 1:
             raise UserError(f"edges: {path!r} holds one unnamed projection but the spec has "
