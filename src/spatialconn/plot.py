@@ -60,9 +60,9 @@ def connections(conn, source_positions=None, target_positions=None, *, drivers=N
                 by: str = "source", seed: int = 0, ax=None, title: str | None = None):
     """Plot a few drivers and their partners in space (the first two coordinates).
 
-    Every neuron is drawn as a faint dot; each chosen driver as a large
-    marker and its partners as dots of the same colour (a partner reached
-    several times is drawn larger).
+    Every neuron is drawn as a faint dot (a random 50,000 per population in
+    larger networks); each chosen driver as a large marker and its partners as
+    dots of the same colour (a partner reached several times is drawn larger).
 
     Parameters
     ----------
@@ -113,9 +113,11 @@ def connections(conn, source_positions=None, target_positions=None, *, drivers=N
     xy = lambda p: (p[:, 0], p[:, 1] if p.shape[1] > 1 else np.zeros(len(p)))  # noqa: E731
     same = src is tgt or (src.shape == tgt.shape and np.array_equal(src, tgt))
     dot = 2.0 if len(tgt) < 5000 else 0.6
-    ax.scatter(*xy(tgt), s=dot, c="0.85", linewidths=0, label=None, rasterized=True)
+    background = np.random.default_rng(seed)  # at most 50,000 faint dots per population
+    thin = lambda p: p if len(p) <= 50_000 else p[background.choice(len(p), 50_000, replace=False)]  # noqa: E731
+    ax.scatter(*xy(thin(tgt)), s=dot, c="0.85", linewidths=0, label=None, rasterized=True)
     if not same:
-        ax.scatter(*xy(src), s=dot, c="0.65", linewidths=0, label=None, rasterized=True)
+        ax.scatter(*xy(thin(src)), s=dot, c="0.65", linewidths=0, label=None, rasterized=True)
     partner = "targets" if by == "source" else "sources"
     for c, i in enumerate(np.asarray(drivers, dtype=np.int64)):
         color = COLORS[c % len(COLORS)]
