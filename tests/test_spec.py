@@ -152,3 +152,17 @@ def test_load_missing_and_invalid(tmp_path):
     (tmp_path / "bad.toml").write_text("a = [")
     with pytest.raises(SpecError, match="bad.toml: invalid TOML"):
         load(tmp_path / "bad.toml")
+
+
+def test_per_driver_degrees_from_a_list():
+    ks = [i % 3 for i in range(40)]
+    net = parse(POP + proj(rule=f'{{ type = "FixedOutDegree", k = {ks} }}'))
+    conn = net.connect("p")
+    assert conn.out_degrees().tolist() == ks
+    from spatialconn.check import check_projection
+
+    pos = net.populations["a"].positions
+    assert check_projection(conn.sources, conn.targets, net.projections["p"], pos, pos).passed
+    bad = parse(POP + proj(rule='{ type = "FixedOutDegree", k = [1, 2, 3] }'))
+    with pytest.raises(SpecError, match=r"^projections\.p: k has 3 entries but there are 40 sources"):
+        bad.connect("p")
