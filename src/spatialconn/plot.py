@@ -179,7 +179,7 @@ def distance_histogram(conn, rule=None, kernel=None, *, mask=None, space=None, m
     ax = _axes(ax, figsize=(5, 3.5))
     hi = float(d.max()) if len(d) else 1.0
     edges = np.linspace(0.0, hi * 1.02 or 1.0, bins + 1) if np.ndim(bins) == 0 else np.asarray(bins, float)
-    ax.hist(d, bins=edges, density=True, color="0.7", edgecolor="white", linewidth=0.5,
+    ax.hist(d, bins=edges, density=len(d) > 0, color="0.7", edgecolor="white", linewidth=0.5,
             label=f"{len(d)} synapses")
     if rule is not None and len(d):
         recurrent = conn._source_positions is conn._target_positions if source_positions is None \
