@@ -294,3 +294,17 @@ def test_check_reads_a_single_projection_written_by_the_io_module(tmp_path):
     r = run("check", tmp_path / "ee.h5", "--spec", spec)
     assert r.returncode == 0 and "1 of 1 projections pass" in r.stdout, r.stdout + r.stderr
     assert isinstance(net.projections["ee"].rule, sc.FixedOutDegree)
+
+
+def test_empty_projections_build_check_and_plot(tmp_path):
+    spec = tmp_path / "empty.toml"
+    spec.write_text('[populations.a]\npositions = "normal"\nn = 50\ndim = 3\n'
+                    '[projections.z]\nsource = "a"\nrule = { type = "FixedOutDegree", k = 0 }\n'
+                    '[projections.b]\nsource = "a"\nrule = { type = "PairwiseBernoulli", p = 0.0 }\n')
+    r = run("build", spec, "-o", tmp_path / "e.npz")
+    assert r.returncode == 0 and "total" in r.stdout, r.stderr
+    r = run("check", tmp_path / "e.npz", "--spec", spec)
+    assert r.returncode == 0 and "2 of 2 projections pass" in r.stdout, r.stdout
+    r = run("plot", tmp_path / "e.npz", "--spec", spec, "-o", tmp_path / "e.svg")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert (tmp_path / "e.svg").read_text().lstrip().startswith("<?xml")
