@@ -23,6 +23,10 @@ TOL = 1e-10
 #: repeats tolerated (beyond 2k) before a driver without multapses switches to the exact race
 REPEAT_SLACK = 16
 LINEAR_SET = 24
+#: proposals per draw before a driver switches to exact log-space sampling
+MAX_TRIALS = 2000
+#: proven acceptance rate below which a driver cell samples in log space directly
+MIN_ACCEPT = 1e-4
 _EXP700 = np.exp(-700.0)
 
 
@@ -147,8 +151,14 @@ def _propose(st, n, prob, alias):
 @njit(cache=True)
 def _draw_one(st, i, xd, d, n, prob, alias, e_start, e_count, e_idx, up, pos, index, sign, periods,
               exclude_self, kp, mp):
-    """One exact draw from the window proposal; returns the sorted partner position."""
-    while True:
+    """One exact draw from the window proposal; returns the sorted partner position.
+
+    Gives up (returns -1) after ``MAX_TRIALS`` rejections; the caller then
+    draws exactly in log space. The value an accepted trial returns is
+    independent of how many trials it took, so this switch keeps every
+    draw exact.
+    """
+    for _ in range(MAX_TRIALS):
         t = _propose(st, n, prob, alias)
         m = e_start[t] + below(st, e_count[t])
         if exclude_self and index[m] == i:
@@ -159,6 +169,7 @@ def _draw_one(st, i, xd, d, n, prob, alias, e_start, e_count, e_idx, up, pos, in
             continue
         if uniform(st) < np.exp(lw - up[e_idx[t]]):
             return m
+    return -1
 
 
 @njit(cache=True)
@@ -181,6 +192,8 @@ def _dense_logw(i, xd, d, rs, rc, nr, pos, index, sign, periods, exclude_self, k
 @njit(cache=True)
 def _dense_multi(st, i, xd, d, k, rs, rc, nr, pos, index, sign, periods, exclude_self, kp, mp, out, o):
     """``k`` exact i.i.d. draws over the ranges (inverse CDF in log space)."""
+    if k <= 0:
+        return
     size = 0
     for r in range(nr):
         size += rc[r]
@@ -290,12 +303,15 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, drivers, pos, in
         has_table = _alias(e_w, n, prob, alias)
         outside = (n_p - total) * dout if truncated else 0.0
         miss = outside + drop * _EXP700
-        ok = has_table and miss <= TOL * low
-        all_s = np.zeros(1, dtype=np.int64)
-        all_c = np.full(1, n_p, dtype=np.int64)
+        ok = has_table and low > 0.0 and miss <= TOL * low
+        sumw = 0.0
         wcount = 0
         for t in range(n):
+            sumw += e_w[t]
             wcount += e_count[t]
+        rejection = ok and low >= MIN_ACCEPT * sumw
+        all_s = np.zeros(1, dtype=np.int64)
+        all_c = np.full(1, n_p, dtype=np.int64)
         st = np.empty(4, dtype=np.uint64)
         xd = np.empty(d)
         for r in range(cptr[ci], cptr[ci + 1]):
@@ -310,16 +326,22 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, drivers, pos, in
                 xd[a] = drivers[i, a]
             seed(st, key0, key1, i, stream)
             if multapses:
-                if ok:
-                    for j in range(k):
-                        out_par[o + j] = _draw_one(st, i, xd, d, n, prob, alias, e_start, e_count, e_idx,
-                                                   up, pos, index, sign, periods, exclude_self, kp, mp)
-                elif truncated:
-                    _dense_multi(st, i, xd, d, k, all_s, all_c, 1, pos, index, sign, periods,
-                                 exclude_self, kp, mp, out_par, o)
-                else:
-                    _dense_multi(st, i, xd, d, k, e_start, e_count, n, pos, index, sign, periods,
-                                 exclude_self, kp, mp, out_par, o)
+                done = 0
+                if rejection:
+                    while done < k:
+                        m = _draw_one(st, i, xd, d, n, prob, alias, e_start, e_count, e_idx,
+                                      up, pos, index, sign, periods, exclude_self, kp, mp)
+                        if m < 0:
+                            break
+                        out_par[o + done] = m
+                        done += 1
+                if done < k:
+                    if ok or not truncated:
+                        _dense_multi(st, i, xd, d, k - done, e_start, e_count, n, pos, index, sign, periods,
+                                     exclude_self, kp, mp, out_par, o + done)
+                    else:
+                        _dense_multi(st, i, xd, d, k - done, all_s, all_c, 1, pos, index, sign, periods,
+                                     exclude_self, kp, mp, out_par, o + done)
                 continue
             # without multapses: successive sampling
             ok2 = ok and k * miss <= TOL * (low - k * emax)
@@ -330,11 +352,13 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, drivers, pos, in
                     size *= 2
                 table = np.full(size, -1, dtype=np.int64)
             have = 0
-            if ok2 and 2 * k <= wcount:
+            if rejection and ok2 and 2 * k <= wcount:
                 repeats = 0
                 while have < k and repeats <= 2 * k + REPEAT_SLACK:
                     m = _draw_one(st, i, xd, d, n, prob, alias, e_start, e_count, e_idx,
                                   up, pos, index, sign, periods, exclude_self, kp, mp)
+                    if m < 0:
+                        break
                     fresh = True
                     if table.size > 0:
                         fresh = _set_add(table, m)
@@ -369,7 +393,6 @@ def candidate_counts(cells, cptr, cmembers, first, drivers, pos, index, start, G
     d = G.size
     n_p = pos.shape[0]
     W = offsets.shape[0]
-    ca = np.empty(3, dtype=np.int64)
     for ci in prange(cells.size):
         c = cells[ci]
         e_start = np.empty(W, dtype=np.int64)

@@ -29,11 +29,12 @@ candidates, the draw continues exactly with an exponential race
 Random numbers come from per-driver streams (:mod:`._rng`), so results are
 bit-identical for any thread count and any chunking.
 
-Supported: every built-in kernel and mask, shifted kernels, periodic
-space, 1–3 D. Not supported (``supports`` returns False and ``"auto"``
-falls back to the reference engine): :class:`~spatialconn.CustomKernel`
-(a Python callable) and :class:`~spatialconn.Gamma` with ``kappa < 1``
-(infinite at zero distance).
+Compiled: every built-in kernel and mask, shifted kernels, periodic
+space, 1–3 D. Two kernels are delegated to the reference engine's code
+(so ``engine="grid"`` accepts every problem, at reference speed for
+these): :class:`~spatialconn.CustomKernel` (a Python callable, which
+compiled code cannot call) and :class:`~spatialconn.Gamma` with
+``kappa < 1`` (infinite at zero distance). :func:`native` tells which.
 """
 
 from __future__ import annotations
@@ -55,9 +56,15 @@ STREAM_DEGREE, STREAM_TOTAL = 0, 2
 TRUNCATION_MARGIN = 27.0
 
 
-def supports(problem: Problem) -> bool:
-    """Whether this engine handles ``problem`` (built-in kernels and masks, 1–3 D)."""
+def native(problem: Problem) -> bool:
+    """Whether ``problem`` runs compiled (built-in kernels and masks, 1–3 D)."""
     return 1 <= problem.ndim <= 3 and encodable(problem.kernel) and encodable_mask(problem.mask)
+
+
+def _delegate(name):
+    from . import reference
+
+    return getattr(reference, name)
 
 
 class _Plan:
@@ -127,6 +134,8 @@ def _index_dtype(problem):
 
 def candidate_counts(problem: Problem) -> np.ndarray:
     """Number of partners with non-zero weight, per driver (exact)."""
+    if not native(problem):
+        return _delegate('candidate_counts')(problem)
     out = np.zeros(problem.n_drivers, dtype=np.int64)
     if problem.n_drivers == 0 or problem.n_partners == 0:
         return out
@@ -139,6 +148,8 @@ def candidate_counts(problem: Problem) -> np.ndarray:
 
 def row_log_totals(problem: Problem) -> np.ndarray:
     """``log Σ_j w_ij`` per driver (``-inf`` without candidates)."""
+    if not native(problem):
+        return _delegate('row_log_totals')(problem)
     out = np.full(problem.n_drivers, -np.inf)
     if problem.n_drivers == 0 or problem.n_partners == 0:
         return out
@@ -183,6 +194,8 @@ def fixed_degree(problem: Problem, degrees: np.ndarray, multapses: bool, start: 
     order; without multapses each driver's partners are in draw order
     (successive sampling). Feasibility must have been checked by the caller.
     """
+    if not native(problem):
+        return _delegate('fixed_degree')(problem, degrees, multapses, start, stop)
     stop = problem.n_drivers if stop is None else stop
     return _fixed(problem, np.asarray(degrees), multapses, start, stop, STREAM_DEGREE)
 
@@ -198,6 +211,8 @@ def total_without_multapses(problem: Problem, n: int, row_log_norm):
     reproducible. Falls back to the reference engine's exponential race when
     repeats become too frequent (``n`` close to the number of pairs).
     """
+    if not native(problem):
+        return _delegate('total_without_multapses')(problem, n, row_log_norm)
     dtype = _index_dtype(problem)
     if n == 0:
         return np.empty(0, dtype), np.empty(0, dtype)
@@ -238,6 +253,8 @@ def total_without_multapses(problem: Problem, n: int, row_log_norm):
 
 def bernoulli(problem: Problem, p: float, start: int = 0, stop=None):
     """Each pair independently with probability ``p · w``; ``(driver, partner)`` grouped by driver."""
+    if not native(problem):
+        return _delegate('bernoulli')(problem, p, start, stop)
     stop = problem.n_drivers if stop is None else stop
     dtype = _index_dtype(problem)
     if p == 0 or stop <= start or problem.n_partners == 0:
