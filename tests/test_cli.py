@@ -89,7 +89,7 @@ def test_help_reads_like_a_man_page():
 def test_build_writes_every_projection(built, ext):
     path, r = built[ext]
     assert path.exists()
-    assert "synapses" in r.stdout and "ee" in r.stdout and "total" in r.stdout
+    assert "synapses" in r.stdout and "ee" in r.stdout and "total" in r.stdout and "4,800" in r.stdout
     assert "\r" not in r.stderr and "drivers" not in r.stderr  # no progress bar in a pipe
     from spatialconn.cli import read_edges
 
@@ -274,7 +274,7 @@ def test_missing_writer_dependency_is_reported_before_building(small, monkeypatc
     d, spec = small
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "h5py" else real(name, *a))
-    monkeypatch.setattr(cli, "_connect", lambda *a: pytest.fail("built before checking the writer"))
+    monkeypatch.setattr(cli, "_Stream", lambda *a: pytest.fail("built before checking the writer"))
     assert cli.main(["build", str(spec), "-o", str(d / "nodeps.h5")]) == 2
     err = capsys.readouterr().err
     assert "needs h5py" in err and "spatialconn[io]" in err
@@ -308,3 +308,18 @@ def test_empty_projections_build_check_and_plot(tmp_path):
     r = run("plot", tmp_path / "e.npz", "--spec", spec, "-o", tmp_path / "e.svg")
     assert r.returncode == 0 and r.stderr == "", r.stderr
     assert (tmp_path / "e.svg").read_text().lstrip().startswith("<?xml")
+
+
+@pytest.mark.parametrize("ext", ["h5", "parquet"])
+def test_build_streams_in_blocks_with_the_same_result(small, built, monkeypatch, ext):
+    pytest.importorskip("h5py" if ext == "h5" else "pyarrow")
+    from spatialconn import cli
+
+    d, spec = small
+    monkeypatch.setattr(cli._Stream, "BLOCK_SYNAPSES", 500)  # ~60 drivers per block
+    out = d / f"blocks.{ext}"
+    assert cli.main(["build", str(spec), "-o", str(out), "-q"]) == 0
+    a, b = cli.read_edges(str(out)), cli.read_edges(str(built[ext][0]))
+    assert list(a) == list(b)
+    for name in a:
+        assert np.array_equal(a[name][0], b[name][0]) and np.array_equal(a[name][1], b[name][1])

@@ -113,10 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
               .h5     SONATA edges (one edge population per projection, named like it)
               .parquet  one table with columns projection, source, target, distance
               .npz    numpy archive with NAME/sources, NAME/targets, NAME/distances per projection
-            Everything is validated before anything is built, and the file is written under a
-            temporary name and renamed when complete: on any error there is no OUTPUT.
-            A progress bar is shown when stderr is a terminal; a summary (synapses, time,
-            degree statistics) is printed at the end."""),
+            Every projection is validated and planned before any is built; the file is written
+            under a temporary name and renamed when complete: on any error there is no OUTPUT.
+            .h5 and .parquet are streamed in blocks of a few million synapses (bounded memory);
+            .npz is assembled in memory. A progress bar is shown when stderr is a terminal; a
+            summary (synapses, degree statistics, time) is printed at the end."""),
         epilog=_SPEC_FORMAT + "\n\n" + _EPILOG)
     build.add_argument("spec", metavar="SPEC", help="the network spec (TOML)")
     build.add_argument("-o", "--output", required=True, metavar="OUTPUT",
@@ -226,18 +227,74 @@ def _build(args) -> int:
 
     fmt = _output_format(args.output)
     net = load(args.spec)
-    show = sys.stderr.isatty() if args.progress is None else args.progress
-    results, times = {}, {}
-    for name in net.projections:
-        start = time.perf_counter()
-        results[name] = _connect(net, name, args.engine, show and not args.quiet)
-        times[name] = time.perf_counter() - start
+    if args.engine != "auto":
+        from .engine import ENGINES
+
+        if args.engine not in ENGINES:
+            raise UserError(f"--engine: unknown engine {args.engine!r} "
+                            f"(auto or one of: {', '.join(ENGINES)})")
+    show = (sys.stderr.isatty() if args.progress is None else args.progress) and not args.quiet
+    if show:
+        import importlib.util
+
+        show = importlib.util.find_spec("tqdm") is not None  # the bar is an optional extra
+    # validate and plan every projection before building any
     start = time.perf_counter()
-    _write(args.output, fmt, results, net)
-    written = time.perf_counter() - start
+    streams = {name: _Stream(net, name, args.engine, show) for name in net.projections}
+    _write(args.output, fmt, streams, net)
+    total = time.perf_counter() - start
     if not args.quiet:
-        print(_summary(args, net, results, times, written))
+        print(_summary(args, net, streams, total))
     return 0
+
+
+class _Stream:
+    """One projection's synapses, block by block, with degree counts and time on the way."""
+
+    #: synapses per block (bounds the memory of .h5 and .parquet output)
+    BLOCK_SYNAPSES = 4_000_000
+
+    def __init__(self, net, name: str, engine: str, show: bool):
+        from .connect import iter_connect
+        from .spec import SpecError
+
+        proj = net.projections[name]
+        kwargs = net.arguments(name)
+        self.name, self.show, self.rule = name, show, proj.rule
+        self.n_sources = len(net.populations[proj.source])
+        self.n_targets = len(net.populations[proj.target])
+        self.n_drivers = self.n_targets if proj.rule.driver == "target" else self.n_sources
+        rule = proj.rule
+        if hasattr(rule, "k"):
+            mean = float(np.mean(rule.k)) if np.size(rule.k) else 0.0
+        elif hasattr(rule, "n"):
+            mean = int(rule.n) / max(1, self.n_drivers)
+        else:
+            mean = 0.0
+        per_bar = max(1000, -(-self.n_drivers // 50))
+        self.chunk = max(1, min(per_bar, int(self.BLOCK_SYNAPSES // max(1.0, mean))))
+        start = time.perf_counter()
+        try:  # every check, and the plan of the counts, happen here
+            self._blocks = iter_connect(**kwargs, engine=engine, chunk_size=self.chunk)
+        except (ValueError, TypeError) as exc:
+            raise SpecError(f"projections.{name}", str(exc)) from None
+        self.planning = time.perf_counter() - start
+        self.out_degrees = np.zeros(self.n_sources, dtype=np.int64)
+        self.in_degrees = np.zeros(self.n_targets, dtype=np.int64)
+        self.synapses, self.seconds = 0, self.planning
+
+    def __iter__(self):
+        from .progress import progress_bar
+
+        start = time.perf_counter()  # building and writing this projection's blocks
+        with progress_bar(self.show, total=self.n_drivers, desc=self.name, unit=" drivers") as bar:
+            for block in self._blocks:
+                self.out_degrees += np.bincount(block.sources, minlength=self.n_sources)
+                self.in_degrees += np.bincount(block.targets, minlength=self.n_targets)
+                self.synapses += len(block)
+                bar.update(min(self.chunk, self.n_drivers - bar.n))
+                yield block
+        self.seconds = self.planning + time.perf_counter() - start
 
 
 def _output_format(path: str) -> str:
@@ -260,57 +317,20 @@ def _output_format(path: str) -> str:
     return ext
 
 
-def _connect(net, name: str, engine: str, show: bool):
-    """Build one projection, in blocks under a progress bar when ``show``."""
-    from .connect import iter_connect
-    from .connections import Connections
-    from .spec import SpecError
-
-    if not show:
-        return net.connect(name, engine=engine)
-    from .progress import progress_bar
-
-    kwargs = net.arguments(name)
-    proj = net.projections[name]
-    n = len(net.populations[proj.target if proj.rule.driver == "target" else proj.source])
-    chunk = max(1000, -(-n // 50))
-    try:
-        blocks = iter_connect(**kwargs, engine=engine, chunk_size=chunk)
-    except (ValueError, TypeError) as exc:
-        raise SpecError(f"projections.{name}", str(exc)) from None
-    s, t = [], []
-    try:
-        with progress_bar(True, total=n, desc=name, unit=" drivers") as bar:
-            for block in blocks:
-                s.append(block.sources)
-                t.append(block.targets)
-                bar.update(min(chunk, n - bar.n))
-    except ImportError:  # no tqdm: build silently
-        return net.connect(name, engine=engine)
-    src = kwargs["sources"]
-    tgt = src if kwargs["targets"] is None else kwargs["targets"]
-    space = proj.space
-    return Connections(np.concatenate(s), np.concatenate(t), src, tgt,
-                       None if space is None else space.periods)
-
-
-def _summary(args, net, results, times, written) -> str:
-    total = sum(len(c) for c in results.values())
-    size = os.path.getsize(args.output)
-    lines = [f"spatialconn build: {args.spec} -> {args.output} ({FORMATS[os.path.splitext(args.output)[1].lower()]}, "
-             f"{_bytes(size)})"]
+def _summary(args, net, streams, seconds) -> str:
+    fmt = FORMATS[os.path.splitext(args.output)[1].lower()]
+    lines = [f"spatialconn build: {args.spec} -> {args.output} ({fmt}, "
+             f"{_bytes(os.path.getsize(args.output))}, {seconds:.2f} s)"]
     rows = [("projection", "rule", "synapses", "out-degree min/mean/max", "in-degree min/mean/max",
              "time")]
-    for name, conn in results.items():
-        out, inn = conn.out_degrees(), conn.in_degrees()
-        rows.append((name, _rule(net.projections[name].rule), f"{len(conn):,}", _stats(out), _stats(inn),
-                     f"{times[name]:.2f} s"))
-    rows.append(("total", "", f"{total:,}", "", "", f"{sum(times.values()) + written:.2f} s"))
+    for name, st in streams.items():
+        rows.append((name, _rule(st.rule), f"{st.synapses:,}", _stats(st.out_degrees),
+                     _stats(st.in_degrees), f"{st.seconds:.2f} s"))
+    rows.append(("total", "", f"{sum(st.synapses for st in streams.values()):,}", "", "", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         cells = [c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))]
         lines.append("  " + "  ".join(cells).rstrip())
-    lines.append(f"  (writing took {written:.2f} s)")
     return "\n".join(lines)
 
 
@@ -334,12 +354,12 @@ def _bytes(n: int) -> str:
 
 
 # -- files -----------------------------------------------------------------------
-def _write(path: str, fmt: str, results: dict, net) -> None:
+def _write(path: str, fmt: str, streams: dict, net) -> None:
     """Write every projection to ``path`` atomically (temporary name, then rename)."""
     folder = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp{fmt}")
     try:
-        {".npz": _write_npz, ".parquet": _write_parquet}.get(fmt, _write_sonata)(tmp, results, net)
+        {".npz": _write_npz, ".parquet": _write_parquet}.get(fmt, _write_sonata)(tmp, streams, net)
         os.replace(tmp, path)
     except ImportError as exc:
         raise UserError(f"output: writing {FORMATS[fmt]} needs an optional dependency ({exc}); "
@@ -354,18 +374,26 @@ def _write(path: str, fmt: str, results: dict, net) -> None:
                 os.remove(leftover)
 
 
-def _write_npz(tmp, results, net):
+def _write_npz(tmp, streams, net):
+    """All in memory (numpy archives cannot be appended to); fine for networks that fit."""
     arrays = {}
-    for name, conn in results.items():
-        arrays[f"{name}/sources"] = conn.sources
-        arrays[f"{name}/targets"] = conn.targets
-        arrays[f"{name}/distances"] = np.asarray(conn.distances, dtype=np.float64)
-        arrays[f"{name}/shape"] = np.array([conn.n_sources, conn.n_targets], dtype=np.int64)
+    for name, stream in streams.items():
+        s, t, d = [], [], []
+        for block in stream:
+            s.append(block.sources)
+            t.append(block.targets)
+            d.append(np.asarray(block.distances, dtype=np.float64))
+        dtype = np.int32 if max(stream.n_sources, stream.n_targets) < 2**31 else np.int64
+        arrays[f"{name}/sources"] = np.concatenate(s).astype(dtype, copy=False)
+        arrays[f"{name}/targets"] = np.concatenate(t).astype(dtype, copy=False)
+        arrays[f"{name}/distances"] = np.concatenate(d)
+        arrays[f"{name}/shape"] = np.array([stream.n_sources, stream.n_targets], dtype=np.int64)
     with open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
 
 
-def _write_sonata(tmp, results, net):
+def _write_sonata(tmp, streams, net):
+    """One SONATA edge population per projection, each streamed by :func:`spatialconn.io.write_sonata`."""
     import h5py
 
     from .io import write_sonata
@@ -376,31 +404,43 @@ def _write_sonata(tmp, results, net):
         out.attrs["magic"] = np.uint32(0x0A7A)
         out.attrs["version"] = np.array([0, 1], dtype=np.uint32)
         out.create_group("edges")
-        for name, conn in results.items():
+        for i, (name, stream) in enumerate(streams.items()):
             proj = net.projections[name]
-            part = os.path.join(parts, f"{len(os.listdir(parts))}.h5")
-            write_sonata(conn, part, population=name, source_population=proj.source,
-                         target_population=proj.target, edge_types=None)
+            part = os.path.join(parts, f"{i}.h5")
+            write_sonata(_NonEmpty(stream, net, name), part, population=name,
+                         source_population=proj.source, target_population=proj.target,
+                         edge_types=None)
             with h5py.File(part, "r") as f:
                 f.copy(f[f"edges/{name}"], out["edges"], name=name)
+            os.remove(part)
 
 
-def _write_parquet(tmp, results, net):
+def _NonEmpty(stream, net, name):
+    """The stream's blocks; one empty block when it has none (writers need at least one)."""
+    empty = True
+    for block in stream:
+        empty = False
+        yield block
+    if empty:
+        yield net.connect(name)
+
+
+def _write_parquet(tmp, streams, net):
+    """One table (``projection``, ``source``, ``target``, ``distance``), one row group per block."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    tables = []
-    for name, conn in results.items():
-        tables.append(pa.table({
-            "projection": pa.DictionaryArray.from_arrays(np.zeros(len(conn), np.int32), [name]),
-            "source": np.asarray(conn.sources, dtype=np.int64),
-            "target": np.asarray(conn.targets, dtype=np.int64),
-            "distance": np.asarray(conn.distances, dtype=np.float64),
-        }))
-    table = pa.concat_tables(tables, promote_options="permissive").unify_dictionaries() if tables \
-        else pa.table({"projection": pa.array([], pa.string()), "source": pa.array([], pa.int64()),
-                       "target": pa.array([], pa.int64()), "distance": pa.array([], pa.float64())})
-    pq.write_table(table, tmp, compression="zstd")
+    schema = pa.schema([("projection", pa.dictionary(pa.int32(), pa.string())), ("source", pa.int64()),
+                        ("target", pa.int64()), ("distance", pa.float64())])
+    with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        for name, stream in streams.items():
+            for block in stream:
+                writer.write_table(pa.table({
+                    "projection": pa.DictionaryArray.from_arrays(np.zeros(len(block), np.int32), [name]),
+                    "source": np.asarray(block.sources, dtype=np.int64),
+                    "target": np.asarray(block.targets, dtype=np.int64),
+                    "distance": np.asarray(block.distances, dtype=np.float64),
+                }, schema=schema))
 
 
 def read_edges(path: str) -> dict:
