@@ -15,7 +15,6 @@ import numbers
 import os
 import re
 
-import numpy as np
 
 from ._atomic import atomic_path, check_target
 from ._blocks import Blocks, attribute_values, check_attribute, pipelined, plain_distances
