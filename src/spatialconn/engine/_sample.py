@@ -148,7 +148,7 @@ def _propose(st, n, prob, alias):
     return t
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _draw_one(st, i, xd, d, n, prob, alias, e_start, e_count, e_idx, up, pos, index, sign, periods,
               exclude_self, kp, mp):
     """One exact draw from the window proposal; returns the sorted partner position.
@@ -160,14 +160,26 @@ def _draw_one(st, i, xd, d, n, prob, alias, e_start, e_count, e_idx, up, pos, in
     """
     for _ in range(MAX_TRIALS):
         t = _propose(st, n, prob, alias)
-        m = e_start[t] + below(st, e_count[t])
+        # one uniform picks the member and, from its remaining bits, the acceptance level
+        cnt = e_count[t]
+        v = uniform(st) * cnt
+        j = np.int64(v)
+        if j >= cnt:
+            j = cnt - 1
+        u = v - j
+        m = e_start[t] + j
         if exclude_self and index[m] == i:
             continue
         x0, x1, x2 = _disp(pos, m, xd, d, sign, periods)
         lw = log_weight(x0, x1, x2, d, kp, mp)
         if lw == -np.inf:
             continue
-        if uniform(st) < np.exp(lw - up[e_idx[t]]):
+        x = lw - up[e_idx[t]]
+        if u < 1.0 + x:  # exp(x) >= 1 + x: accept without exp
+            return m
+        if u * (1.0 - x) >= 1.0:  # exp(x) <= 1 / (1 - x) for x <= 0: reject without exp
+            continue
+        if u < np.exp(x):
             return m
     return -1
 
