@@ -140,3 +140,23 @@ def test_halo_contains_every_partner_with_weight(periodic):
         assert set(needed) <= set(halo.tolist())
         assert halo.size < 0.5 * len(POS)  # much less than everything
     assert scd.partners_within_reach(POS[:5], POS, np.inf).size == len(POS)
+
+
+def _fail_on_big_blocks(d):
+    if len(d) > 500:
+        raise RuntimeError("worker lost its disk")
+    return d
+
+
+def test_failing_partition_leaves_no_output(client, tmp_path):
+    pre, post, kw = CASES["out-multapses"]
+    with pytest.raises(RuntimeError, match="lost its disk"):
+        scd.connect(pre, post, seed=1, client=client, npartitions=4, output=tmp_path / "net",
+                    write_options={"delay": _fail_on_big_blocks}, **kw)
+    assert os.listdir(tmp_path) == []
+
+
+def test_progress_bar_on_cluster(client, tmp_path):
+    pre, post, kw = CASES["out-multapses"]
+    scd.connect(pre, post, seed=1, client=client, npartitions=2, output=tmp_path / "p", progress=True, **kw)
+    assert sorted(os.listdir(tmp_path / "p")) == ["part-00000.parquet", "part-00001.parquet"]

@@ -158,6 +158,20 @@ def _block_file(portable, lo, hi, total, path, fmt, options):
     return path, len(conn)
 
 
+def _cancel_and_wait(client, futures, timeout: float = 60.0) -> None:
+    """Cancel ``futures`` and wait (bounded) until none of them is still running on a worker."""
+    import time
+
+    keys = {f.key for f in futures}
+    client.cancel(futures)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = {k for ks in client.processing().values() for k in ks}
+        if not keys & running:
+            return
+        time.sleep(0.05)
+
+
 def _check_options(job, fmt, options):
     """Raise the writer's own error for bad ``write_options`` before any output exists."""
     import shutil
@@ -312,11 +326,15 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
                  for (lo, hi), s, name in zip(ranges, slices, names)]
         if client is not None:
             futures = client.compute(tasks)
-            if progress:
-                from distributed import progress as dask_progress
+            try:
+                if progress:
+                    from distributed import progress as dask_progress
 
-                dask_progress(futures)
-            client.gather(futures)
+                    dask_progress(futures)
+                client.gather(futures)
+            except BaseException:
+                _cancel_and_wait(client, futures)  # no task may write into the directory once it is removed
+                raise
         elif progress:
             from dask.diagnostics import ProgressBar
 
