@@ -5,11 +5,11 @@ import os
 import numpy as np
 import pytest
 
+import spatialconn as sc  # noqa: E402
+import spatialconn.nest as scn  # noqa: E402  (before nest: see spatialconn._adapters.avoid_openmp_clash)
+
 os.environ.setdefault("PYNEST_QUIET", "1")
 nest = pytest.importorskip("nest")
-
-import spatialconn as sc  # noqa: E402
-import spatialconn.nest as scn  # noqa: E402
 from spatialconn._nest_spec import translate_conn_spec, translate_kernel  # noqa: E402
 
 

@@ -7,12 +7,11 @@ import pytest
 
 os.environ.setdefault("PYNEST_QUIET", "1")
 pytest.importorskip("pyNN")
-sim = pytest.importorskip("pyNN.nest")  # builds an optional extension (CMake noise) but works
-
-from pyNN.space import Grid2D, RandomStructure, Cuboid, Space  # noqa: E402
-
 import spatialconn as sc  # noqa: E402
-from spatialconn.pynn import SpatialConnector, connection_list, projection_geometry  # noqa: E402
+from spatialconn.pynn import SpatialConnector, connection_list, projection_geometry  # noqa: E402  (before NEST)
+
+sim = pytest.importorskip("pyNN.nest")  # builds an optional extension (CMake noise) but works
+from pyNN.space import Grid2D, RandomStructure, Cuboid, Space  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

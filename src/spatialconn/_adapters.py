@@ -26,6 +26,7 @@ ids of both sides and stays exact:
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -258,14 +259,21 @@ def _periods(space, units: UnitContext, d: int) -> np.ndarray:
 
 
 def avoid_openmp_clash() -> None:
-    """Keep numba's OpenMP threading layer out of a process that runs NEST.
+    """Let numba's OpenMP threading layer and NEST share one OpenMP runtime.
 
-    NEST's wheel brings its own OpenMP runtime; once numba (spatialconn's
-    compiled engine) has started its ``omp`` threading layer in the same
-    process, the next NEST call aborts (measured with nest-simulator 3.10 and
-    numba 0.68). Unless the user chose a layer (``NUMBA_THREADING_LAYER``),
-    this selects numba's ``workqueue`` layer, which is still multi-threaded.
-    If numba already started ``omp``, it warns instead.
+    NEST's wheel vendors its own ``libgomp``; numba's ``omp`` layer uses the
+    system one. If NEST is imported first and numba starts ``omp`` later, the
+    next NEST call aborts (``std::out_of_range``; measured with
+    nest-simulator 3.10 and numba 0.68). If numba's threads start first, NEST
+    binds to the runtime already loaded and both work, also with numba called
+    from several Python threads. So, unless the user chose a layer
+    (``NUMBA_THREADING_LAYER``):
+
+    * NEST not imported yet: start numba's threads now;
+    * NEST already imported, numba not started: use numba's ``workqueue``
+      layer (multi-threaded, but it aborts if numba is called from several
+      Python threads at once);
+    * both started already: warn if numba runs ``omp``.
     """
     if os.environ.get("NUMBA_THREADING_LAYER"):
         return
@@ -274,14 +282,21 @@ def avoid_openmp_clash() -> None:
         from numba.np.ufunc import parallel
     except ImportError:  # pragma: no cover - numba is a dependency
         return
+    nest_loaded = "nest" in sys.modules
     if getattr(parallel, "_is_initialized", False):
-        if numba.threading_layer() == "omp":
+        if nest_loaded and numba.threading_layer() == "omp":
             warnings.warn(
-                "numba already runs its 'omp' threading layer; NEST in the same process may abort. "
-                "Import spatialconn.nest / spatialconn.pynn before connecting, or set "
-                "NUMBA_THREADING_LAYER=workqueue",
+                "NEST and numba's 'omp' threading layer are both loaded; if NEST was imported "
+                "first, the next NEST call may abort. Import spatialconn.nest (or spatialconn.pynn) "
+                "before nest, or set NUMBA_THREADING_LAYER=workqueue",
                 RuntimeWarning,
                 stacklevel=3,
             )
         return
-    numba.config.THREADING_LAYER = "workqueue"
+    if nest_loaded:
+        numba.config.THREADING_LAYER = "workqueue"
+        return
+    try:
+        parallel._launch_threads()
+    except Exception:  # pragma: no cover - no usable layer: numba will report it when used
+        numba.config.THREADING_LAYER = "workqueue"

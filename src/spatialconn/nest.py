@@ -39,7 +39,7 @@ from .space import Space
 
 __all__ = ["connect", "connect_spec", "layer_positions", "layer_space"]
 
-avoid_openmp_clash()  # numba's OpenMP layer and NEST's OpenMP runtime abort together
+avoid_openmp_clash()  # before NEST loads: numba's and NEST's OpenMP runtimes must not clash
 
 
 def connect(pre, post, rule, kernel=None, *, mask=None, space=None, multapses=True, autapses=True,

@@ -39,7 +39,7 @@ from .space import Space
 
 __all__ = ["SpatialConnector", "connection_list", "projection_geometry"]
 
-avoid_openmp_clash()  # pyNN.nest: numba's OpenMP layer and NEST's OpenMP runtime abort together
+avoid_openmp_clash()  # pyNN.nest: numba's and NEST's OpenMP runtimes must not clash
 
 
 class SpatialConnector(MapConnector):
