@@ -36,7 +36,8 @@ def build(rule, multapses, recurrent=True, kernel=sc.Gaussian(0.05), seed=11):
 @pytest.mark.parametrize("recurrent", [True, False])
 def test_passes_what_the_rule_makes_and_fails_a_wrong_kernel(rule, multapses, recurrent):
     proj, conn, tgt = build(rule, multapses, recurrent)
-    report = check_projection(conn.sources, conn.targets, proj, POS, tgt)
+    # a strict level, so that a change of the engine's random stream does not make this flaky
+    report = check_projection(conn.sources, conn.targets, proj, POS, tgt, alpha=1e-4)
     assert report.passed, report.lines()
     wrong = Projection(**{**proj.__dict__, "kernel": sc.Gaussian(0.04)})
     bad = check_projection(conn.sources, conn.targets, wrong, POS, tgt)
@@ -74,7 +75,7 @@ def test_bernoulli_count_test():
 
 def test_large_projection_uses_a_driver_subset():
     proj, conn, tgt = build(sc.FixedOutDegree(10), True)
-    report = check_projection(conn.sources, conn.targets, proj, POS, tgt, max_pairs=100 * 600)
+    report = check_projection(conn.sources, conn.targets, proj, POS, tgt, max_pairs=100 * 600, alpha=1e-4)
     assert report.passed
     assert "100 random drivers" in report.checks[-1].detail
 
