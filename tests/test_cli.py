@@ -116,6 +116,12 @@ def test_sonata_output_is_valid(built):
         assert f.attrs["magic"] == 0x0A7A
         assert f["edges/ei/source_node_id"].attrs["node_population"] == "exc"
         assert f["edges/ei/target_node_id"].attrs["node_population"] == "inh"
+    libsonata = pytest.importorskip("libsonata")
+    storage = libsonata.EdgeStorage(str(built["h5"][0]))
+    assert storage.population_names == {"ee", "ei", "ie"}
+    ei = storage.open_population("ei")
+    assert (ei.size, ei.source, ei.target) == (1200, "exc", "inh")
+    assert len(ei.afferent_edges([7]).flatten()) == 12  # the indices work: in-degree 12
 
 
 def test_build_is_deterministic(small, built):
