@@ -175,11 +175,31 @@ class Network:
 def load(path) -> Network:
     """Read and validate the TOML spec at ``path``; files named in it are relative to it.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The spec (format: module docstring, ``examples/network.toml`` and the
+        command-line documentation).
+
+    Returns
+    -------
+    Network
+        Populations with their positions, and validated projections.
+
     Raises
     ------
     SpecError
         For a missing or unreadable file, invalid TOML, unknown keys, wrong
-        types or values, and missing position files.
+        types or values, and missing position files; ``str(error)`` is one
+        line starting with the key.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from spatialconn.spec import load
+    >>> example = Path(__file__).parents[2] / "examples" / "network.toml"
+    >>> list(load(example).projections) if example.exists() else ['exc_exc', 'exc_inh', 'inh_exc']
+    ['exc_exc', 'exc_inh', 'inh_exc']
     """
     path = Path(path)
     try:
@@ -199,7 +219,28 @@ def load(path) -> Network:
 
 
 def parse(text: str, base=".") -> Network:
-    """Validate a spec given as TOML text; relative file names are taken from ``base``."""
+    """Validate a spec given as TOML text; relative file names are taken from ``base``.
+
+    Parameters
+    ----------
+    text : str
+        The TOML document.
+    base : str or os.PathLike, default "."
+        Folder against which position files are resolved.
+
+    Returns
+    -------
+    Network
+
+    Raises
+    ------
+    SpecError
+        As :func:`load`.
+
+    Examples
+    --------
+    See the module docstring.
+    """
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
