@@ -110,9 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=textwrap.dedent("""\
             Build every projection of the TOML network spec SPEC and write all of them to
             OUTPUT, in the format its name says:
-              .h5     SONATA edges (one edge population per projection, named like it)
+              .h5       SONATA edges: one edge population per projection, named like it
               .parquet  one table with columns projection, source, target, distance
-              .npz    numpy archive with NAME/sources, NAME/targets, NAME/distances per projection
+              .npz      numpy archive: NAME/sources, NAME/targets, NAME/distances per projection
             Every projection is validated and planned before any is built; the file is written
             under a temporary name and renamed when complete: on any error there is no OUTPUT.
             .h5 and .parquet are streamed in blocks of a few million synapses (bounded memory);
