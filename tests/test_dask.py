@@ -71,8 +71,12 @@ def test_parquet_partitions_equal_local(client, tmp_path):
 
     pre, post, kw = CASES["in-no-multapses-3d"]
     local = sc.connect(pre, post, seed=8, **kw)
-    out = scd.connect(pre, post, seed=8, client=client, npartitions=4, output=tmp_path / "net", **kw)
+    out = scd.connect(pre, post, seed=8, client=client, npartitions=4, output=tmp_path / "net",
+                      memory_limit=128 * 200, **kw)  # each task streams blocks of ~200 synapses
     assert sorted(os.listdir(out)) == [f"part-{i:05d}.parquet" for i in range(4)]
+    import pyarrow.parquet as pq
+
+    assert all(pq.ParquetFile(os.path.join(out, f)).metadata.num_row_groups > 1 for f in os.listdir(out))
     assert_same(pd.read_parquet(out), local)
     assert_same(dd.read_parquet(out).compute(), local)
     assert sorted(os.listdir(tmp_path)) == ["net"]

@@ -36,6 +36,9 @@ import numpy as np
 
 __all__ = ["connect", "partition_bounds", "partners_within_reach"]
 
+#: target synapses per partition when npartitions is not given (≈ 160 MB as a dataframe)
+ROWS_PER_PARTITION = 10_000_000
+
 
 class _Portable:
     """A validated ``_Job`` that pickles its engine by name (modules do not pickle)."""
@@ -147,15 +150,19 @@ def _block_frame(portable, lo, hi, total, distance):
     return _frame(_build(portable, lo, hi, total), distance)
 
 
-def _block_file(portable, lo, hi, total, path, fmt, options):
-    from .io import write_parquet, write_sonata
+def _block_file(portable, lo, hi, total, path, fmt, options, memory_limit):
+    from .io import iter_blocks, write_parquet, write_sonata
 
-    conn = _build(portable, lo, hi, total)
+    job = portable.job
+    if total is not None:
+        job = copy.copy(job)
+        job._total = total
+    blocks = iter_blocks(job, memory_limit=memory_limit, start=lo, stop=hi)  # bounded memory per task
     if fmt == "parquet":
-        write_parquet(conn, path, **options)
+        write_parquet(blocks, path, **options)
     else:
-        write_sonata(conn, path, edge_types=None, **options)
-    return path, len(conn)
+        write_sonata(blocks, path, edge_types=None, **options)
+    return path
 
 
 def _cancel_and_wait(client, futures, timeout: float = 60.0) -> None:
@@ -181,14 +188,14 @@ def _check_options(job, fmt, options):
     try:
         empty = _Portable(job)
         name, opts = ("x.h5", {**options, "indices": False}) if fmt == "sonata" else ("x.parquet", options)
-        _block_file(empty, 0, 0, None, os.path.join(scratch, name), fmt, opts)
+        _block_file(empty, 0, 0, None, os.path.join(scratch, name), fmt, opts, 1 << 20)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npartitions=None,
             output=None, format=None, distance: bool = True, write_options: dict | None = None,
-            progress: bool = False, **connect_options):
+            memory_limit="1 GB", progress: bool = False, **connect_options):
     """:func:`spatialconn.connect` on Dask: a lazy dataframe, or files written per partition.
 
     Parameters
@@ -202,7 +209,9 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
         active Dask scheduler is used when the result is computed.
     npartitions : int, optional
         Number of driver partitions; default: 4 per worker thread with a
-        client, else 8 (capped at the number of drivers).
+        client, else 8, and more when needed to keep the expected size of a
+        partition near ``ROWS_PER_PARTITION`` synapses (capped at the number
+        of drivers).
     output : str or os.PathLike, optional
         Instead of returning a dataframe, write one file per partition into
         this directory (atomically: it appears only when every partition is
@@ -220,6 +229,9 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
     write_options : dict, optional
         Options of :func:`spatialconn.io.write_parquet` /
         :func:`spatialconn.io.write_sonata` (e.g. ``population``, ``delay``).
+    memory_limit : int or str, default "1 GB"
+        With ``output``, each task builds and writes its partition in blocks
+        of about this much working memory (:func:`spatialconn.io.iter_blocks`).
     progress : bool
         With ``output``, show Dask's progress bar while partitions finish.
 
@@ -275,6 +287,9 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
     if client is not None and not hasattr(client, "scatter"):
         raise TypeError(f"client must be a distributed.Client, got {client!r}")
     options = dict(write_options or {})
+    from .io import parse_bytes
+
+    parse_bytes(memory_limit)
     if output is not None:
         allowed = (lambda n: n.startswith("edges-") and n.endswith(".h5") or n == "edge_types.csv") \
             if fmt == "sonata" else is_part_name
@@ -291,7 +306,8 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
         np.bincount(total[0], minlength=n) if total is not None else None)
     if npartitions is None:
         threads = sum(client.nthreads().values()) if client is not None else 2
-        npartitions = 4 * max(1, threads)
+        expected = 0 if weights is None else int(np.sum(weights))
+        npartitions = max(4 * max(1, threads), -(-expected // ROWS_PER_PARTITION))
     bounds = partition_bounds(weights, n, npartitions)
     ranges = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
 
@@ -322,7 +338,8 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
     _check_options(job, fmt, options)
     with atomic_path(output, directory=True) as tmp:
         names = [part_name(i) if fmt == "parquet" else f"edges-{i:05d}.h5" for i in range(len(ranges))]
-        tasks = [dask.delayed(_block_file, pure=False)(handle, lo, hi, s, os.path.join(tmp, name), fmt, options)
+        tasks = [dask.delayed(_block_file, pure=False)(handle, lo, hi, s, os.path.join(tmp, name), fmt, options,
+                                                       memory_limit)
                  for (lo, hi), s, name in zip(ranges, slices, names)]
         if client is not None:
             futures = client.compute(tasks)

@@ -130,7 +130,8 @@ def write(conn, path, **options) -> str:
     return writer(conn, path, **options)
 
 
-def iter_blocks(job, *, memory_limit=1 << 30, chunk_size=None, progress: bool = False):
+def iter_blocks(job, *, memory_limit=1 << 30, chunk_size=None, progress: bool = False, start: int = 0,
+                stop: int | None = None):
     """Yield the synapses of a validated job in blocks sized to ``memory_limit``.
 
     Block boundaries are chosen from the known degrees (fixed-degree and
@@ -148,21 +149,23 @@ def iter_blocks(job, *, memory_limit=1 << 30, chunk_size=None, progress: bool = 
         Fixed drivers per block instead.
     progress : bool
         tqdm bar over drivers.
+    start, stop : int, optional
+        Only drivers ``start:stop`` (default: all).
     """
     from ..progress import progress_bar
 
-    n = job.problem.n_drivers
+    n = job.problem.n_drivers if stop is None else int(stop)
     budget = max(1, parse_bytes(memory_limit) // BYTES_PER_SYNAPSE)
     degrees = getattr(job, "degrees", None)
     total = getattr(job, "_total", None)
     if degrees is None and total is not None:
-        degrees = np.bincount(total[0], minlength=n)
+        degrees = np.bincount(total[0], minlength=job.problem.n_drivers)
     cum = None if degrees is None else np.cumsum(degrees, dtype=np.int64)
-    with progress_bar(progress, total=n, desc="drivers", unit="drv") as bar:
+    with progress_bar(progress, total=n - start, desc="drivers", unit="drv") as bar:
         # Bernoulli: start small enough for the worst case (every partner), then adapt
-        lo, step = 0, max(1, min(1024, budget // max(1, job.problem.n_partners)))
-        if n == 0:
-            yield job.result(0, 0)
+        lo, step = int(start), max(1, min(1024, budget // max(1, job.problem.n_partners)))
+        if n == lo:
+            yield job.result(lo, lo)
         while lo < n:
             if chunk_size is not None:
                 hi = min(n, lo + int(chunk_size))
