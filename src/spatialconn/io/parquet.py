@@ -129,7 +129,6 @@ def write_parquet(
 
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be True or False, got {progress!r}")
-    blocks = Blocks(conn)
     if rows_per_file is not None and (not isinstance(rows_per_file, numbers.Integral)
                                       or isinstance(rows_per_file, bool) or rows_per_file < 1):
         raise ValueError(f"rows_per_file must be a positive integer or None, got {rows_per_file!r}")
@@ -141,6 +140,7 @@ def write_parquet(
         pa.Codec(compression) if compression.lower() != "none" else None
     except (ValueError, pa.ArrowException) as exc:
         raise ValueError(f"compression {compression!r} is not a Parquet codec available here") from exc
+    blocks = Blocks(conn)  # after the cheap checks: this builds the first block
     check_attribute("syn_weight", syn_weight, blocks)
     check_attribute("delay", delay, blocks)
     directory = rows_per_file is not None

@@ -146,7 +146,6 @@ def write_sonata(
 
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be True or False, got {progress!r}")
-    blocks = Blocks(conn)
     for name, value in (("population", population), ("source_population", source_population)):
         if not isinstance(value, str) or not value or "/" in value:
             raise ValueError(f"{name} must be a non-empty name without '/', got {value!r}")
@@ -161,6 +160,7 @@ def write_sonata(
         raise ValueError(f"compression must be None, 'gzip' or 'lzf', got {compression!r}")
     if not isinstance(memory_limit, numbers.Integral) or memory_limit < 1 << 20:
         raise ValueError(f"memory_limit must be an integer number of bytes >= 2**20, got {memory_limit!r}")
+    blocks = Blocks(conn)  # after the cheap checks: this builds the first block
     check_attribute("syn_weight", syn_weight, blocks)
     check_attribute("delay", delay, blocks)
     path = check_target(path, overwrite=overwrite)
