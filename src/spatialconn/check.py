@@ -94,8 +94,9 @@ def check_projection(sources, targets, projection, source_positions, target_posi
     alpha : float, default 0.01
         Significance level of the statistical tests (count z-test, KS).
     max_pairs : int, default 2·10^7
-        Pair evaluations allowed for the distance test; more drivers are
-        sampled at random below it.
+        Pair evaluations allowed for the distance test (a quarter of it for
+        the two-sample test, which evaluates each pair ``replicates`` times);
+        larger projections are tested on a random subset of drivers.
     replicates : int, default 20
         Fresh draws per observed synapse for the two-sample test (rules
         without multapses).
@@ -133,8 +134,8 @@ def check_projection(sources, targets, projection, source_positions, target_posi
         report.add("autapses", n_aut == 0, "none (autapses = false)" if n_aut == 0 else
                    f"{n_aut} synapses i -> i although autapses = false (first at neuron {s[s == t][0]})")
     if not projection.multapses or isinstance(rule, PairwiseBernoulli):
-        pair = s * n_t + t
-        n_dup = len(pair) - len(np.unique(pair))
+        pair = np.sort(s * n_t + t)
+        n_dup = int(np.count_nonzero(pair[1:] == pair[:-1]))
         why = "PairwiseBernoulli" if isinstance(rule, PairwiseBernoulli) else "multapses = false"
         report.add("multapses", n_dup == 0, f"no repeated pair ({why})" if n_dup == 0 else
                    f"{n_dup} repeated pairs although {why}")
@@ -184,7 +185,7 @@ def _counts(report, rule, s, t, n_s, n_t, problem, drivers, partners, alpha, max
         sub = _subset(problem, max_pairs, seed)
         q = 0.0
         var = 0.0
-        for rows, lw in _weights(problem, sub):
+        for rows, lw, _ in _weights(problem, sub):
             p = float(rule.p) * np.exp(lw)
             q += p.sum()
             var += (p * (1 - p)).sum()
@@ -199,7 +200,7 @@ def _counts(report, rule, s, t, n_s, n_t, problem, drivers, partners, alpha, max
 # -- distances -----------------------------------------------------------------
 def _distances(report, rule, projection, problem, drivers, partners, alpha, max_pairs, replicates, seed):
     fresh = not projection.multapses and not isinstance(rule, PairwiseBernoulli)
-    budget = max_pairs // replicates if fresh else max_pairs
+    budget = max_pairs // 4 if fresh else max_pairs
     sub = _subset(problem, budget, seed)
     chosen = np.isin(drivers, sub)
     obs = _pair_distances(problem, drivers[chosen], partners[chosen])
@@ -228,21 +229,28 @@ def _subset(problem, max_pairs, seed) -> np.ndarray:
 
 
 def _weights(problem, rows, block_pairs: int = 1 << 21):
-    """Yield ``(rows_block, log w)`` for the drivers ``rows`` against every partner."""
+    """Yield ``(rows_block, log w, distance)`` for the drivers ``rows`` against every partner."""
     size = max(1, block_pairs // max(1, problem.n_partners))
     for lo in range(0, len(rows), size):
         r = rows[lo:lo + size]
         disp = problem.displacement(problem.drivers[r, None, :], problem.partners[None, :, :])
-        lw = problem.log_weights(disp)
+        d = np.sqrt(np.einsum("...i,...i->...", disp, disp))
+        lw = _log_weights(problem, disp, d)
         if problem.exclude_self:
             inside = r < problem.n_partners
             lw[np.nonzero(inside)[0], r[inside]] = -np.inf
-        yield r, lw
+        yield r, lw, d
 
 
-def _block_distances(problem, rows):
-    disp = problem.displacement(problem.drivers[rows, None, :], problem.partners[None, :, :])
-    return np.sqrt(np.einsum("...i,...i->...", disp, disp))
+def _log_weights(problem, disp, dist):
+    """``log w`` like :meth:`Problem.log_weights`, reusing the distances."""
+    if problem.kernel is None:
+        lw = np.zeros(dist.shape)
+    else:
+        lw = np.asarray(problem.kernel.log_weight(disp, dist), dtype=np.float64)
+    if problem.mask is not None:
+        lw = np.where(problem.mask.contains(disp, dist), lw, -np.inf)
+    return lw
 
 
 def _disp(problem, s, t, src, tgt):
@@ -265,25 +273,25 @@ def _log_normalise(lw):
     return w / np.where(total > 0, total, 1.0)
 
 
-def _accumulate(rule, problem, sub, degrees, binner, size: int) -> np.ndarray:
-    """Sum the rule's expected synapse masses into ``size`` bins (``binner(d) -> bin index``).
+def _accumulate(rule, problem, sub, degrees, binners, size: int) -> list:
+    """Sum the rule's expected synapse masses into ``size`` bins, once per binner.
 
-    The masses are those of one synapse's distance: ``k_i w_ij / Σ_j w_ij``
-    (fixed degree), ``w_ij / Σ_j w_ij`` (total number, uniform sources),
-    ``w_ij`` (total number, weighted) or ``p K_ij`` (Bernoulli), over the
-    drivers ``sub``; unnormalised.
+    ``binner(d) -> bin index``. The masses are those of one synapse's
+    distance: ``k_i w_ij / Σ_j w_ij`` (fixed degree), ``w_ij / Σ_j w_ij``
+    (total number, uniform sources), ``w_ij`` (total number, weighted) or
+    ``p K_ij`` (Bernoulli), over the drivers ``sub``; unnormalised.
     """
-    acc = np.zeros(size)
+    accs = [np.zeros(size) for _ in binners]
     scale = -np.inf  # running log scale of the joint (weighted total-number) masses
-    for rows, lw in _weights(problem, sub):
-        d = _block_distances(problem, rows)
+    for rows, lw, d in _weights(problem, sub):
         if isinstance(rule, PairwiseBernoulli):
             mass = float(rule.p) * np.exp(lw)
         elif isinstance(rule, FixedTotalNumber) and rule.sources == "weighted":
             m = lw.max(initial=-np.inf)
             if m > scale:
                 if np.isfinite(scale):
-                    acc *= np.exp(scale - m)
+                    for acc in accs:
+                        acc *= np.exp(scale - m)
                 scale = m
             with np.errstate(under="ignore"):
                 mass = np.exp(lw - scale) if np.isfinite(scale) else np.zeros_like(lw)
@@ -291,8 +299,11 @@ def _accumulate(rule, problem, sub, degrees, binner, size: int) -> np.ndarray:
             mass = _log_normalise(lw)
         else:
             mass = _log_normalise(lw) * degrees[rows, None]
-        acc += np.bincount(binner(d).ravel(), mass.ravel(), size)[:size]
-    return acc
+        keep = mass > 0
+        dk, mk = d[keep], mass[keep]
+        for acc, binner in zip(accs, binners):
+            acc += np.bincount(binner(dk), mk, size)[:size]
+    return accs
 
 
 def _ks_exact(rule, problem, sub, drivers, obs) -> float:
@@ -300,8 +311,8 @@ def _ks_exact(rule, problem, sub, drivers, obs) -> float:
     n = len(obs)
     degrees = np.bincount(drivers, minlength=problem.n_drivers)
     # mass with d <= obs[i] sits in bins >= searchsorted(obs, d, "left"); d < obs[i]: "right"
-    le = _accumulate(rule, problem, sub, degrees, lambda d: np.searchsorted(obs, d, "left"), n + 1)
-    lt = _accumulate(rule, problem, sub, degrees, lambda d: np.searchsorted(obs, d, "right"), n + 1)
+    le, lt = _accumulate(rule, problem, sub, degrees, [lambda d: np.searchsorted(obs, d, "left"),
+                                                       lambda d: np.searchsorted(obs, d, "right")], n + 1)
     cdf_le, cdf_lt = np.cumsum(le)[:n] / le.sum(), np.cumsum(lt)[:n] / lt.sum()
     ecdf_le = np.searchsorted(obs, obs, "right") / n
     ecdf_lt = np.searchsorted(obs, obs, "left") / n
@@ -328,7 +339,7 @@ def expected_distance_density(sources, targets, projection, source_positions, ta
     edges = np.asarray(edges, dtype=np.float64)
     problem, drivers, _ = _setup(sources, targets, projection, source_positions, target_positions)
     fresh = not projection.multapses and not isinstance(projection.rule, PairwiseBernoulli)
-    sub = _subset(problem, max_pairs // replicates if fresh else max_pairs, seed)
+    sub = _subset(problem, max_pairs // 4 if fresh else max_pairs, seed)
     nb = len(edges) - 1
     if fresh:
         ref = _fresh_draws(projection.rule, problem, sub, drivers, replicates, seed)
@@ -342,7 +353,7 @@ def expected_distance_density(sources, targets, projection, source_positions, ta
             b[d == edges[-1]] = nb - 1
             return np.where((b >= 0) & (b < nb), b, nb)
 
-        acc = _accumulate(projection.rule, problem, sub, degrees, binner, nb + 1)
+        acc, = _accumulate(projection.rule, problem, sub, degrees, [binner], nb + 1)
         counts, total = acc[:nb], acc.sum() or 1.0
     return counts / total / np.diff(edges)
 
@@ -353,12 +364,12 @@ def _fresh_draws(rule, problem, sub, drivers, replicates, seed) -> np.ndarray:
     out = []
     if isinstance(rule, FixedTotalNumber):
         lws, ds = [], []
-        for rows, lw in _weights(problem, sub):
+        for rows, lw, d in _weights(problem, sub):
             if rule.sources == "uniform":
                 with np.errstate(divide="ignore"):
                     lw = np.log(_log_normalise(lw))
             lws.append(lw.ravel())
-            ds.append(_block_distances(problem, rows).ravel())
+            ds.append(d.ravel())
         lw, d = np.concatenate(lws), np.concatenate(ds)
         k = int(np.count_nonzero(np.isin(drivers, sub)))
         for _ in range(replicates):
@@ -366,8 +377,7 @@ def _fresh_draws(rule, problem, sub, drivers, replicates, seed) -> np.ndarray:
             out.append(d[np.argpartition(keys, k - 1)[:k]] if k else d[:0])
         return np.concatenate(out)
     degrees = np.bincount(drivers, minlength=problem.n_drivers)
-    for rows, lw in _weights(problem, sub):
-        d = _block_distances(problem, rows)
+    for rows, lw, d in _weights(problem, sub):
         for r in range(len(rows)):
             k = int(degrees[rows[r]])
             if k == 0:

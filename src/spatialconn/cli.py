@@ -398,6 +398,12 @@ def _write_sonata(tmp, streams, net):
 
     from .io import write_sonata
 
+    if len(streams) == 1:  # write it in place, no copy
+        (name, stream), = streams.items()
+        proj = net.projections[name]
+        write_sonata(_NonEmpty(stream, net, name), tmp, population=name, source_population=proj.source,
+                     target_population=proj.target, edge_types=None)
+        return
     parts = tmp + ".d"
     os.makedirs(parts)
     with h5py.File(tmp, "w") as out:
