@@ -140,6 +140,12 @@ class Profile:
             return math.inf
         if self.kind == K_ANISO:
             return math.sqrt(max(0.0, -2.0 * level / self.lam[0]))
+        if level >= 0.0:
+            return self.mode
+        if self.kind == K_GAUSS:  # closed forms, padded a little against rounding
+            return (self.mode + self.params[1] * math.sqrt(-2.0 * level)) * (1 + 1e-12)
+        if self.kind == K_EXP:
+            return -level * self.params[1] * (1 + 1e-12)
         lo = self.mode
         if self.f(np.array([lo]))[0] <= level:
             return lo
@@ -147,7 +153,7 @@ class Profile:
         hi = lo + step
         while self.f(np.array([hi]))[0] > level:
             hi = lo + 2 * (hi - lo)
-        for _ in range(200):
+        for _ in range(80):
             mid = 0.5 * (lo + hi)
             if self.f(np.array([mid]))[0] > level:
                 lo = mid
