@@ -31,7 +31,27 @@ def forum_network(n_sources: int = 1200, n_targets: int = 40_000, k: int = 10, s
 
 
 def run(n_sources: int = 1200, n_targets: int = 40_000, k: int = 10, engine: str = "auto") -> str:
-    """Run the demo twice (the first call includes one-time compilation) and describe it."""
+    """Run the demo twice (the first call includes one-time compilation) and describe it.
+
+    Parameters
+    ----------
+    n_sources, n_targets, k : int
+        Population sizes and synapses per source.
+    engine : str
+        Passed to :func:`spatialconn.connect`.
+
+    Returns
+    -------
+    str
+        The report printed by ``spatialconn demo``: counts, mean distance, time.
+
+    Examples
+    --------
+    >>> print(run(20, 200, 3))  # doctest: +ELLIPSIS
+    spatialconn demo: the forum network (20 sources, 200 targets ...
+      synapses          60 (every source exactly 3..3)
+    ...
+    """
     _, first = forum_network(n_sources, n_targets, k, engine=engine)
     conn, warm = forum_network(n_sources, n_targets, k, engine=engine)
     out = conn.out_degrees()
