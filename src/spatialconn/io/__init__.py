@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import numbers
 import os
-import re
 
 import numpy as np
 
+from ._blocks import parse_bytes
 from .parquet import write_parquet
 from .sonata import edge_types_path, write_sonata
 from .sparse import read_npz, to_scipy, write_npz
@@ -46,32 +46,6 @@ __all__ = [
 #: working bytes per synapse while a block is built and written (engine
 #: output, Connections, distances, Arrow/HDF5 buffers); measured ≈ 100
 BYTES_PER_SYNAPSE = 128
-
-_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
-
-
-def parse_bytes(value, name: str = "memory_limit") -> int:
-    """Bytes from an int or a string such as ``"2 GB"`` or ``"512MiB"``.
-
-    Examples
-    --------
-    >>> parse_bytes("2 GB"), parse_bytes("1.5KiB"), parse_bytes(1000)
-    (2000000000, 1536, 1000)
-    """
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        n = int(value)
-    elif isinstance(value, str):
-        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", value)
-        if not m or m.group(2).upper() not in _UNITS:
-            raise ValueError(f"{name} must be a number of bytes or a string like '2 GB', got {value!r}")
-        n = int(float(m.group(1)) * _UNITS[m.group(2).upper()])
-    else:
-        raise TypeError(f"{name} must be an int or a string like '2 GB', got {value!r}")
-    if n <= 0:
-        raise ValueError(f"{name} must be positive, got {value!r}")
-    return n
-
 
 def _format_of(path, rows_per_file) -> str:
     if not isinstance(path, (str, os.PathLike)):

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import itertools
 import numbers
+import re
 
 import numpy as np
 
 from ..connections import Connections
 
-__all__ = ["Blocks", "attribute_values"]
+__all__ = ["Blocks", "attribute_values", "parse_bytes", "pipelined"]
 
 
 class Blocks:
@@ -153,3 +154,29 @@ def pipelined(items, consume, depth: int = 1) -> None:
             for fut in pending:
                 fut.cancel()
             raise
+
+
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def parse_bytes(value, name: str = "memory_limit") -> int:
+    """Bytes from an int or a string such as ``"2 GB"`` or ``"512MiB"``.
+
+    Examples
+    --------
+    >>> parse_bytes("2 GB"), parse_bytes("1.5KiB"), parse_bytes(1000)
+    (2000000000, 1536, 1000)
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        n = int(value)
+    elif isinstance(value, str):
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", value)
+        if not m or m.group(2).upper() not in _UNITS:
+            raise ValueError(f"{name} must be a number of bytes or a string like '2 GB', got {value!r}")
+        n = int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+    else:
+        raise TypeError(f"{name} must be an int or a string like '2 GB', got {value!r}")
+    if n <= 0:
+        raise ValueError(f"{name} must be positive, got {value!r}")
+    return n

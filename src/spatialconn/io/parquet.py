@@ -134,17 +134,20 @@ def write_parquet(
         raise ValueError(f"rows_per_file must be a positive integer or None, got {rows_per_file!r}")
     if not isinstance(row_group_size, numbers.Integral) or row_group_size < 1:
         raise ValueError(f"row_group_size must be a positive integer, got {row_group_size!r}")
+    for name, flag in (("distance", distance), ("overwrite", overwrite)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False, got {flag!r}")
     if not isinstance(compression, str):
         raise TypeError(f"compression must be a codec name, got {compression!r}")
     try:
         pa.Codec(compression) if compression.lower() != "none" else None
     except (ValueError, pa.ArrowException) as exc:
         raise ValueError(f"compression {compression!r} is not a Parquet codec available here") from exc
+    directory = rows_per_file is not None
+    path = check_target(path, directory=directory, overwrite=overwrite, allowed=is_part_name)
     blocks = Blocks(conn)  # after the cheap checks: this builds the first block
     check_attribute("syn_weight", syn_weight, blocks)
     check_attribute("delay", delay, blocks)
-    directory = rows_per_file is not None
-    path = check_target(path, directory=directory, overwrite=overwrite, allowed=is_part_name)
     extra = {k: v for k, v in (("syn_weight", syn_weight), ("delay", delay)) if v is not None}
     sch = schema(blocks.n_sources, blocks.n_targets, (["distance"] if distance else []) + list(extra))
     opts = dict(compression=compression)

@@ -28,7 +28,7 @@ import os
 import numpy as np
 
 from ._atomic import atomic_path, check_target
-from ._blocks import Blocks, attribute_values, check_attribute, pipelined, plain_distances
+from ._blocks import Blocks, attribute_values, check_attribute, parse_bytes, pipelined, plain_distances
 from ..progress import progress_bar
 
 __all__ = ["write_sonata", "edge_types_path", "write_edge_types"]
@@ -111,8 +111,9 @@ def write_sonata(
         Write ``indices/source_to_target`` and ``indices/target_to_source``.
     compression : None, "gzip" or "lzf"
         HDF5 compression of the datasets.
-    memory_limit : int
-        Bytes the index construction may use; more edges mean more passes.
+    memory_limit : int or str
+        Bytes the index construction may use (e.g. ``"1 GiB"``); more edges
+        mean more passes.
     overwrite : bool
         Replace an existing file.
     progress : bool
@@ -158,11 +159,12 @@ def write_sonata(
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     if compression not in (None, "gzip", "lzf"):
         raise ValueError(f"compression must be None, 'gzip' or 'lzf', got {compression!r}")
-    if not isinstance(memory_limit, numbers.Integral) or memory_limit < 1 << 20:
-        raise ValueError(f"memory_limit must be an integer number of bytes >= 2**20, got {memory_limit!r}")
-    blocks = Blocks(conn)  # after the cheap checks: this builds the first block
-    check_attribute("syn_weight", syn_weight, blocks)
-    check_attribute("delay", delay, blocks)
+    memory_limit = parse_bytes(memory_limit)
+    if memory_limit < 1 << 20:
+        raise ValueError(f"memory_limit must be at least 1 MiB, got {memory_limit!r}")
+    for name, flag in (("distance", distance), ("indices", indices), ("overwrite", overwrite)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False, got {flag!r}")
     path = check_target(path, overwrite=overwrite)
     csv = None
     if edge_types == "auto":
@@ -177,6 +179,9 @@ def write_sonata(
     for key, value in props.items():
         if not isinstance(key, str) or not key.isidentifier() or " " in str(value):
             raise ValueError(f"edge_type_properties entries must be name -> value without spaces, got {key!r}: {value!r}")
+    blocks = Blocks(conn)  # after the cheap checks: this builds the first block
+    check_attribute("syn_weight", syn_weight, blocks)
+    check_attribute("delay", delay, blocks)
 
     with contextlib.ExitStack() as stack:
         if csv is not None:
