@@ -61,7 +61,7 @@ def test_distance_histogram_matches_expectation(forum):
     expected = ax.patches[-1]  # the stairs of the expectation
     values = expected.get_data().values
     assert len(values) == 30 and len(heights) == 30
-    assert np.abs(heights - values).max() < 0.15 * values.max()
+    assert np.abs(heights - values).max() < 0.25 * values.max()  # > 4 sd of a bin: not flaky
 
 
 def test_expected_density_is_a_density():
