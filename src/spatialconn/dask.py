@@ -48,7 +48,7 @@ class _Portable:
 
     def __getstate__(self):
         state = dict(self.job.__dict__)
-        state["engine"] = state["engine"].__name__
+        state["engine"] = getattr(state["engine"], "__name__", state["engine"])
         return state
 
     def __setstate__(self, state):
