@@ -275,6 +275,8 @@ def log_kernel(x0, x1, x2, d, kp):
         r2 += y1 * y1
     if d > 2:
         r2 += y2 * y2
+    if kind == K_GAUSS and kp[2] == 0.0:  # no square root needed (differs from (sqrt r2)^2 by an ulp)
+        return -r2 / (2.0 * kp[1] * kp[1])
     r = np.sqrt(r2)
     if kind == K_GAUSS:
         t = r - kp[2]
