@@ -329,3 +329,16 @@ def test_build_streams_in_blocks_with_the_same_result(small, built, monkeypatch,
     assert list(a) == list(b)
     for name in a:
         assert np.array_equal(a[name][0], b[name][0]) and np.array_equal(a[name][1], b[name][1])
+
+
+def test_check_reads_a_partitioned_parquet_directory(tmp_path):
+    io = pytest.importorskip("spatialconn.io")
+    pytest.importorskip("pyarrow")
+    from spatialconn.spec import load
+
+    spec = tmp_path / "one.toml"
+    spec.write_text(SMALL.split("[projections.ei]")[0])
+    net = load(spec)
+    io.write(net.connect("ee"), tmp_path / "ee_parts", rows_per_file=1000)
+    r = run("check", tmp_path / "ee_parts", "--spec", spec, "--alpha", "1e-4")
+    assert r.returncode == 0 and "1 of 1 projections pass" in r.stdout, r.stdout + r.stderr

@@ -451,16 +451,19 @@ def _write_parquet(tmp, streams, net):
 
 def read_edges(path: str) -> dict:
     """Synapses per projection in a file written by ``spatialconn build`` (or by
-    :mod:`spatialconn.io` for one projection, stored under the name ``None``).
+    :mod:`spatialconn.io` for one projection, stored under the name ``None``
+    or its SONATA population name; a partitioned Parquet directory too).
 
     Returns
     -------
     dict
         ``{name: (sources, targets)}`` with int64 index arrays.
     """
-    if not os.path.isfile(path):
-        raise UserError(f"edges: file not found: {path!r}")
     ext = os.path.splitext(path)[1].lower()
+    if os.path.isdir(path):  # a partitioned Parquet dataset (spatialconn.io, rows_per_file=N)
+        ext = ".parquet"
+    elif not os.path.isfile(path):
+        raise UserError(f"edges: file not found: {path!r}")
     try:
         if ext == ".npz":
             with np.load(path, allow_pickle=False) as data:
