@@ -342,3 +342,11 @@ def test_check_reads_a_partitioned_parquet_directory(tmp_path):
     io.write(net.connect("ee"), tmp_path / "ee_parts", rows_per_file=1000)
     r = run("check", tmp_path / "ee_parts", "--spec", spec, "--alpha", "1e-4")
     assert r.returncode == 0 and "1 of 1 projections pass" in r.stdout, r.stdout + r.stderr
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc (a directory no file can be made in)")
+def test_unwritable_output_exits_2(small):
+    _, spec = small
+    r = run("build", spec, "-o", "/proc/out.npz")
+    assert r.returncode == 2 and "cannot write '/proc/out.npz'" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

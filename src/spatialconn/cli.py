@@ -42,7 +42,8 @@ exit status:
   0  success (check: every projection passed)
   1  check: at least one projection failed a check
   2  usage error: bad arguments, bad spec (unknown key, wrong type or value,
-     missing file), infeasible request; one line on stderr names the key
+     missing file), infeasible request, unwritable output; one line on stderr
+     names the key (set SPATIALCONN_DEBUG=1 for a traceback)
 
 examples:
   spatialconn demo
@@ -209,7 +210,9 @@ def main(argv=None) -> int:
     except UserError as exc:
         print(f"spatialconn {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except ValueError as exc:  # SpecError and validation errors of the library
+    except (ValueError, OSError) as exc:  # SpecError, the library's validation, unwritable files
+        if os.environ.get("SPATIALCONN_DEBUG"):
+            raise
         print(f"spatialconn {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -364,6 +367,8 @@ def _write(path: str, fmt: str, streams: dict, net) -> None:
     except ImportError as exc:
         raise UserError(f"output: writing {FORMATS[fmt]} needs an optional dependency ({exc}); "
                         "pip install 'spatialconn[io]'") from None
+    except OSError as exc:
+        raise UserError(f"output: cannot write {path!r}: {exc.strerror or exc}") from None
     finally:
         for leftover in (tmp, tmp + ".d"):
             if os.path.isdir(leftover):
