@@ -82,6 +82,8 @@ def test_autapses_by_node_id_for_overlapping_collections_and_multapses():
     ("fixed_indegree", "indegree", {"circular": {"radius": 0.06}, "anchor": [-0.15, 0.05]}),
     ("fixed_outdegree", "outdegree", {"doughnut": {"inner_radius": 0.03, "outer_radius": 0.06},
                                       "anchor": [0.1, -0.2]}),
+    ("fixed_indegree", "indegree", {"elliptical": {"major_axis": 0.3, "minor_axis": 0.12, "azimuth_angle": 30.0},
+                                    "anchor": [0.1, 0.15]}),
 ])
 def test_mask_anchored_on_the_driver_like_nest(rule, count_key, mask):
     # one driver at the centre of a grid; its degree equals the number of nodes in the
@@ -214,3 +216,23 @@ def test_explicit_positions_for_non_spatial_nodes_and_simulation():
     nest.Connect(nodes, rec)
     nest.Simulate(30.0)
     assert rec.n_events > 0
+
+
+def test_3d_spherical_and_box_masks_anchored_like_nest():
+    rng = np.random.default_rng(14)
+    pts = rng.uniform(-0.5, 0.5, (400, 3)).tolist()
+    for rule, key, mask in (("fixed_indegree", "indegree", {"spherical": {"radius": 0.2}, "anchor": [0.15, 0.0, -0.1]}),
+                            ("fixed_indegree", "indegree", {"box": {"lower_left": [-0.1, -0.1, -0.1],
+                                                                    "upper_right": [0.1, 0.2, 0.1]},
+                                                            "anchor": [0.0, 0.1, 0.05]})):
+        sets = []
+        for ours in (False, True):
+            nest.ResetKernel()
+            one = nest.Create("iaf_psc_alpha", positions=nest.spatial.free([[0.0, 0.0, 0.0]], extent=[1.2] * 3))
+            many = nest.Create("iaf_psc_alpha", positions=nest.spatial.free(pts, extent=[1.2] * 3))
+            m = translate_conn_spec({"rule": rule, key: 1, "mask": mask})["mask"]
+            k = int(m.contains(np.zeros(3) - np.asarray(pts)).sum())  # target (origin) - sources
+            spec = {"rule": rule, key: k, "mask": mask, "allow_multapses": False}
+            (scn.connect_spec(many, one, spec, seed=1) if ours else nest.Connect(many, one, spec))
+            sets.append(_pair_set(many, one))
+        assert len(sets[0]) >= 3 and sets[0] == sets[1]
