@@ -104,3 +104,17 @@ def test_connection_list_for_from_list_connector_and_geometry():
     np.testing.assert_allclose(b, 2.0 * (a + [1.0, 0.0]))
     with pytest.raises(ValueError, match="rule|k"):
         SpatialConnector(sc.FixedOutDegree(-1))
+
+
+def test_scaled_space_uses_transformed_target_positions():
+    pop = sim.Population(64, sim.IF_cond_exp(), structure=Grid2D(dx=10.0, dy=10.0))
+    space = Space(axes="xy", scale_factor=2.0)
+    connector = SpatialConnector(sc.FixedOutDegree(3), sc.Gaussian(10.0), seed=15)
+    prj = sim.Projection(pop, pop, connector, sim.StaticSynapse(weight="0.001 * d", delay=1.0), space=space)
+    i, j, w = _pairs(prj, "weight")
+    ours = {(s, t): float(d) for s, t, d in zip(connector.connections.sources, connector.connections.targets,
+                                                connector.connections.distances)}
+    np.testing.assert_allclose(w[:, 0], [0.001 * ours[(s, t)] for s, t in zip(i, j)], rtol=1e-6)
+    with pytest.raises(NotImplementedError, match="scale_factor"):
+        sim.Projection(pop, pop, SpatialConnector(sc.FixedOutDegree(3), sc.Gaussian(10.0), autapses=False),
+                       sim.StaticSynapse(weight=0.01, delay=1.0), space=space)

@@ -98,15 +98,25 @@ def connect_neurons(src_pos, tgt_pos, src_ids, tgt_ids, rule, kernel=None, *, ma
     src_ids = _ids(src_ids, len(src_pos), "source")
     tgt_ids = _ids(tgt_ids, len(tgt_pos), "target")
     opts = dict(mask=mask, space=space, multapses=multapses)
-    if src_ids.shape == tgt_ids.shape and np.array_equal(src_ids, tgt_ids):
-        return _sc_connect(src_pos, None, rule, kernel, autapses=autapses, seed=seed, **opts)
     t_of_s = _index_map(src_ids, tgt_ids)
-    if autapses or not np.any(t_of_s >= 0):
+    shared = np.nonzero(t_of_s >= 0)[0]
+    # the recurrent tricks below need each shared neuron at one position on both sides
+    # (not so e.g. for a PyNN Space with scale_factor or offset)
+    same_place = np.array_equal(_as_2d(plain(src_pos))[shared], _as_2d(plain(tgt_pos))[t_of_s[shared]])
+    if same_place and src_ids.shape == tgt_ids.shape and np.array_equal(src_ids, tgt_ids):
+        return _sc_connect(src_pos, None, rule, kernel, autapses=autapses, seed=seed, **opts)
+    if autapses or shared.size == 0:
         return _sc_connect(src_pos, tgt_pos, rule, kernel, seed=seed, **opts)
     s_of_t = _index_map(tgt_ids, src_ids)
     job = _Split(src_pos, tgt_pos, t_of_s, s_of_t, kernel, opts, seed)
     if isinstance(rule, PairwiseBernoulli):
         return job.bernoulli(rule)
+    if not same_place:
+        raise NotImplementedError(
+            "autapses=False between populations that share neurons at different source and target "
+            "positions (e.g. a PyNN Space with scale_factor or offset) is supported for "
+            "PairwiseBernoulli only"
+        )
     if isinstance(rule, FixedOutDegree):
         return job.out_degree(np.broadcast_to(_degrees(rule.k, job.n_s, "sources"), (job.n_s,)), 0)
     if isinstance(rule, FixedInDegree):
