@@ -34,7 +34,6 @@ import numpy as np
 from pyNN.connectors import MapConnector
 
 from ._adapters import avoid_openmp_clash, connect_neurons
-from .connections import Connections
 from .space import Space
 
 __all__ = ["SpatialConnector", "connection_list", "projection_geometry"]
@@ -198,7 +197,3 @@ def projection_geometry(pre, post, space=None):
         extent.append((lo, hi))
         periodic.append(True)
     return a, b, Space(extent=tuple(extent), periodic=tuple(periodic))
-
-
-def _connections_type():  # pragma: no cover - for type checkers only
-    return Connections
