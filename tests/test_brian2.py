@@ -238,6 +238,7 @@ def test_cpp_standalone(tmp_path):
 
 
 def test_forum_example_small(tmp_path):
+    pytest.importorskip("matplotlib")
     fig = tmp_path / "forum.png"
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, str(ROOT / "examples" / "forum_exact_spatial.py"), "--small",
