@@ -142,6 +142,7 @@ def main(argv=None):
         print(f"{str(res['rule']):45s} {res['n_synapses']:8d} synapses  build {res['build_s']:7.2f} s  "
               f"run {res['run_s']:6.2f} s  spikes: sources {res['source_spikes']}, "
               f"targets {res['target_spikes']}")
+    print("(the first build in a process includes loading or compiling spatialconn's engine)")
     if args.figure:
         plot(results, args.figure)
         print(f"figure saved to {args.figure}")
