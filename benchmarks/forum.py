@@ -7,6 +7,7 @@ Usage::
 
     python benchmarks/forum.py          # 1,200 x 40,000 for every method, 10,000 x 40,000 for spatialconn
     python benchmarks/forum.py --full   # also NEST and the forum method at 10,000 x 40,000 (~2 min)
+    python benchmarks/forum.py --only-spatialconn
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ SIGMA, K = 1.0, 10
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--full", action="store_true")
+    ap.add_argument("--only-spatialconn", action="store_true", help="skip the other methods")
     args = ap.parse_args()
     rows = []
     kern = sc.Gaussian(SIGMA)
@@ -39,7 +41,7 @@ def main():
         t, _ = best_of(lambda: sc.connect(pre, post, rule=sc.PairwiseBernoulli(p), kernel=kern, seed=1), 3)
         rows.append((f"{n_pre:,} x 40,000", f"Bernoulli p={p:.2e}·K", "spatialconn", t, None))
         sc_in, sc_b = rows[-2][3], rows[-1][3]
-        if n_pre == 1200 or args.full:
+        if (n_pre == 1200 or args.full) and not args.only_spatialconn:
             t, _ = once(lambda: forum_broadcast(pre, post, SIGMA, K))
             rows.append((f"{n_pre:,} x 40,000", "fixed out-degree", "forum broadcast + random.choices", t,
                          t / sc_out[n_pre]))

@@ -8,6 +8,7 @@ markdown table with ratios measured in this one process.
 Usage::
 
     python benchmarks/local.py
+    python benchmarks/local.py --only-spatialconn
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from __future__ import annotations
 import numpy as np
 
 import spatialconn as sc
-from _common import best_of, brian2_connect, nest_connect, once, threads
+from _common import best_of, brian2_connect, nest_connect, threads
 
 SIGMA, K = 0.05, 100
 
 
 def main():
+    import sys
+
+    only = "--only-spatialconn" in sys.argv
     rng = np.random.default_rng(0)
     rows = []
     pos = rng.random((40000, 2))
@@ -40,11 +44,13 @@ def main():
         t, c = best_of(lambda: sc.connect(pos, pos, kernel=kern, seed=1, **kw), 3)
         rows.append(("40,000 x 40,000", name, "spatialconn", t, len(c), None))
     small = pos[:10000]
+    if only:
+        _print(rows)
+        return
     ps = K / (2 * np.pi * SIGMA**2 * len(pos))  # same density of connections per unit area
     t_sc, c = best_of(lambda: sc.connect(small, small, rule=sc.PairwiseBernoulli(ps), kernel=kern, seed=1), 3)
     rows.append(("10,000 x 10,000", f"Bernoulli p={ps:.3f}·K", "spatialconn", t_sc, len(c), None))
-    t, n = once(lambda: brian2_connect(small, SIGMA, ps))
-    t, n = t  # brian2_connect returns (connect time, synapses)
+    t, n = brian2_connect(small, SIGMA, ps)  # time of Synapses.connect only
     rows.append(("10,000 x 10,000", f"Bernoulli p={ps:.3f}·K", "Brian2 2.9 connect(p=...), numpy", t, n,
                  t / t_sc))
     t, n = nest_connect(small, small, SIGMA, "pairwise_bernoulli", ps)
@@ -53,6 +59,10 @@ def main():
     rows.append(("10,000 x 10,000", "fixed out-degree", "spatialconn", t_sc, len(c), None))
     t, n = nest_connect(small, small, SIGMA, "fixed_outdegree", K)
     rows.append(("10,000 x 10,000", "fixed out-degree", "NEST 3.10 fixed_outdegree", t, n, t / t_sc))
+    _print(rows)
+
+
+def _print(rows):
     print(f"\nlocal kernel, spatialconn on {threads()} thread(s); ratio = other / spatialconn, same run\n")
     print("| sources x targets | rule | method | time | synapses | synapses/s | ratio |")
     print("|---|---|---|---|---|---|---|")

@@ -315,13 +315,15 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, drivers, pos, in
         has_table = _alias(e_w, n, prob, alias)
         outside = (n_p - total) * dout if truncated else 0.0
         miss = outside + drop * _EXP700
-        ok = has_table and low > 0.0 and miss <= TOL * low
+        # the window is exact when nothing is left out, else it must leave out < TOL of a proven mass
+        ok = has_table and (miss == 0.0 or (low > 0.0 and miss <= TOL * low))
         sumw = 0.0
         wcount = 0
         for t in range(n):
             sumw += e_w[t]
             wcount += e_count[t]
-        rejection = ok and low >= MIN_ACCEPT * sumw
+        # low / sumw is a proven acceptance rate (0 when unknown, e.g. no cell wholly inside a mask)
+        rejection = ok and (low == 0.0 or low >= MIN_ACCEPT * sumw)
         all_s = np.zeros(1, dtype=np.int64)
         all_c = np.full(1, n_p, dtype=np.int64)
         st = np.empty(4, dtype=np.uint64)
@@ -356,7 +358,7 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, drivers, pos, in
                                      exclude_self, kp, mp, out_par, o + done)
                 continue
             # without multapses: successive sampling
-            ok2 = ok and k * miss <= TOL * (low - k * emax)
+            ok2 = ok and (miss == 0.0 or k * miss <= TOL * (low - k * emax))
             table = np.empty(0, dtype=np.int64)
             if k > LINEAR_SET:
                 size = 1
