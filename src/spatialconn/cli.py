@@ -241,6 +241,9 @@ def _build(args) -> int:
         import importlib.util
 
         show = importlib.util.find_spec("tqdm") is not None  # the bar is an optional extra
+        if not show and args.progress:
+            print("spatialconn build: note: the progress bar needs tqdm "
+                  "(pip install 'spatialconn[progress]')", file=sys.stderr)
     # validate and plan every projection before building any
     start = time.perf_counter()
     streams = {name: _Stream(net, name, args.engine, show) for name in net.projections}
