@@ -65,8 +65,13 @@ class Connections:
         In the unit of the positions when they carried one, so that, e.g.,
         ``synapses.delay = conn.distances / velocity + d0`` works in Brian2.
         """
-        disp = self.displacements
-        return self._units.attach(np.sqrt(np.einsum("ij,ij->i", disp, disp)))
+        sq = np.zeros(len(self))
+        for axis in range(self._source_positions.shape[1]):  # per axis: no (n, d) temporaries
+            delta = np.take(self._target_positions[:, axis], self.targets)
+            delta -= np.take(self._source_positions[:, axis], self.sources)
+            delta = wrap(delta, self._periods[axis])
+            sq += delta * delta
+        return self._units.attach(np.sqrt(sq))
 
     def out_degrees(self) -> np.ndarray:
         """Number of synapses made by each source."""
