@@ -438,7 +438,18 @@ def candidate_counts(cells, cptr, cmembers, first, drivers, pos, index, start, G
 
 
 @njit(cache=True)
-def _logsumexp_ranges(i, xd, d, rs, rc, nr, pos, index, sign, periods, exclude_self, kp, mp):
+def _logsumexp_ranges(i, xd, d, rs, rc, nr, pos, index, sign, periods, exclude_self, kp, mp, ref):
+    """``log Σ w`` over the ranges; ``ref`` should bound ``log w`` (then no running maximum is needed)."""
+    if ref < np.inf:
+        s = 0.0
+        for r in range(nr):
+            for m in range(rs[r], rs[r] + rc[r]):
+                if exclude_self and index[m] == i:
+                    continue
+                x0, x1, x2 = _disp(pos, m, xd, d, sign, periods)
+                s += np.exp(log_weight(x0, x1, x2, d, kp, mp) - ref)
+        if s > 1e-250:
+            return ref + np.log(s)
     mx = -np.inf
     s = 0.0
     for r in range(nr):
@@ -459,7 +470,7 @@ def _logsumexp_ranges(i, xd, d, rs, rc, nr, pos, index, sign, periods, exclude_s
 
 @njit(cache=True, parallel=True)
 def row_log_totals(cells, cptr, cmembers, first, drivers, pos, index, start, G, periods, sign,
-                   exclude_self, kp, mp, offsets, mode, cls, iszero, log_out, truncated, out):
+                   exclude_self, kp, mp, offsets, mode, cls, up, iszero, log_out, truncated, out):
     """``log Σ_j w_ij`` for each listed driver; exact to ~1e-13 relative."""
     d = G.size
     n_p = pos.shape[0]
@@ -473,6 +484,12 @@ def row_log_totals(cells, cptr, cmembers, first, drivers, pos, index, start, G, 
         dummy = np.zeros(W)
         n, low, total, drop, emax = _cell_entries(c, G, start, offsets, mode, cls, dummy, dummy, iszero,
                                                   exclude_self, e_start, e_count, e_idx, e_w)
+        ref = -np.inf
+        for t in range(n):
+            if up[e_idx[t]] > ref:
+                ref = up[e_idx[t]]
+        if ref == -np.inf:
+            ref = np.inf  # nothing known: use the running maximum
         all_s = np.zeros(1, dtype=np.int64)
         all_c = np.full(1, n_p, dtype=np.int64)
         xd = np.empty(d)
@@ -481,27 +498,28 @@ def row_log_totals(cells, cptr, cmembers, first, drivers, pos, index, start, G, 
             for a in range(d):
                 xd[a] = drivers[i, a]
             s = _logsumexp_ranges(i, xd, d, e_start, e_count, n, pos, index, sign, periods,
-                                  exclude_self, kp, mp)
+                                  exclude_self, kp, mp, ref)
             if truncated and n_p > total:
                 bound = np.log(np.float64(n_p - total)) + log_out
                 if not bound <= s - 30.0:
                     s = _logsumexp_ranges(i, xd, d, all_s, all_c, 1, pos, index, sign, periods,
-                                          exclude_self, kp, mp)
+                                          exclude_self, kp, mp, np.inf)
             out[i - first] = s
 
 
 @njit(cache=True)
-def _bernoulli_driver(st, i, xd, d, p, n, e_start, e_count, e_idx, up, pos, index, sign, periods,
+def _bernoulli_driver(st, i, xd, d, p, n, e_start, e_count, pbs, lqs, pos, index, sign, periods,
                       exclude_self, kp, mp, out, o, write):
-    """Pairs of driver ``i`` kept with probability ``p w``; returns how many (writes if ``write``)."""
+    """Pairs of driver ``i`` kept with probability ``p w``; returns how many (writes if ``write``).
+
+    ``pbs[t]`` bounds ``p w`` over entry ``t`` and ``lqs[t] = log(1 - pbs[t])``.
+    """
     got = 0
     for t in range(n):
-        pb = p * np.exp(up[e_idx[t]])
-        if pb > 1.0:
-            pb = 1.0
+        pb = pbs[t]
         if not pb > 1e-300:
             continue
-        lq = np.log1p(-pb)
+        lq = lqs[t]
         cnt = e_count[t]
         j = -1
         while True:
@@ -548,6 +566,12 @@ def bernoulli(cells, cptr, cmembers, first, drivers, pos, index, start, G, perio
         dummy = np.zeros(W)
         n, low, total, drop, emax = _cell_entries(c, G, start, offsets, mode, cls, dummy, dummy, iszero,
                                                   exclude_self, e_start, e_count, e_idx, e_w)
+        pbs = np.empty(n)
+        lqs = np.empty(n)
+        for t in range(n):
+            pb = min(1.0, p * np.exp(up[e_idx[t]]))
+            pbs[t] = pb
+            lqs[t] = np.log1p(-pb)
         st = np.empty(4, dtype=np.uint64)
         xd = np.empty(d)
         for r in range(cptr[ci], cptr[ci + 1]):
@@ -556,7 +580,7 @@ def bernoulli(cells, cptr, cmembers, first, drivers, pos, index, start, G, perio
                 xd[a] = drivers[i, a]
             seed(st, key0, key1, i, stream)
             o = outoff[i - first] if write else 0
-            got = _bernoulli_driver(st, i, xd, d, p, n, e_start, e_count, e_idx, up, pos, index, sign,
+            got = _bernoulli_driver(st, i, xd, d, p, n, e_start, e_count, pbs, lqs, pos, index, sign,
                                     periods, exclude_self, kp, mp, out_par, o, write)
             if write:
                 for j in range(got):

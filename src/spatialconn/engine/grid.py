@@ -156,7 +156,7 @@ def row_log_totals(problem: Problem) -> np.ndarray:
     plan = _plan(problem)
     tab, iszero, dout, truncated = plan.table(problem)
     _sample.row_log_totals(*_common(problem, plan, 0, problem.n_drivers), tab.offsets, tab.mode, tab.cls,
-                           iszero, tab.log_out, truncated, out)
+                           tab.upper, iszero, tab.log_out, truncated, out)
     return out
 
 
