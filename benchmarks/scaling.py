@@ -10,6 +10,7 @@ Usage::
 
     python benchmarks/scaling.py                 # N = 10^4 ... 10^6, 1 and 2 threads
     python benchmarks/scaling.py --sizes 10000 100000
+    python benchmarks/scaling.py --from-json benchmarks/scaling.json   # table and plot only
 """
 
 from __future__ import annotations
@@ -59,14 +60,19 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 30_000, 100_000, 300_000, 1_000_000])
     ap.add_argument("--threads", type=int, nargs="*", default=[1, 2])
+    ap.add_argument("--from-json", help="only print the table and draw the plot of saved results")
     args = ap.parse_args()
-    results = []
-    for n in args.sizes:
-        for th in args.threads:
-            res = run_point(n, th, 3 if n <= 300_000 else 2)
-            results.append(res)
-            print(json.dumps(res), flush=True)
-    (ROOT / "benchmarks" / "scaling.json").write_text(json.dumps(results, indent=1))
+    if args.from_json:
+        results = json.loads(Path(args.from_json).read_text())
+        args.threads = sorted({r["threads"] for r in results})
+    else:
+        results = []
+        for n in args.sizes:
+            for th in args.threads:
+                res = run_point(n, th, 3 if n <= 300_000 else 2)
+                results.append(res)
+                print(json.dumps(res), flush=True)
+        (ROOT / "benchmarks" / "scaling.json").write_text(json.dumps(results, indent=1))
     print("\n| N | σ | threads | time | synapses/s | peak RSS |")
     print("|---|---|---|---|---|---|")
     for r in results:

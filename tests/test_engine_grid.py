@@ -327,15 +327,17 @@ def test_candidate_counts_and_row_totals_equal_reference(kernel, mask, periodic)
         np.testing.assert_allclose(ours[fin], ref[fin], rtol=1e-12, atol=1e-10)
 
 
-def test_bernoulli_pair_frequencies():
+@pytest.mark.parametrize("radius", [0.2, None])
+def test_bernoulli_pair_frequencies(radius):
+    """Banded geometric skipping keeps every pair an independent Bernoulli(p K)."""
     rng = np.random.default_rng(7)
     partners = rng.random((300, 2))
     x = np.array([0.5, 0.5])
-    n_drv, p, sigma = 4000, 0.7, 0.05
+    n_drv, p, sigma = 20000, 0.7, 0.05
     conn = sc.connect(_crowd(n_drv, x), partners, rule=sc.PairwiseBernoulli(p), kernel=sc.Gaussian(sigma),
-                      mask=sc.Disc(0.2), seed=5, engine="grid")
+                      mask=None if radius is None else sc.Disc(radius), seed=5, engine="grid")
     d = _norm(partners - x)
-    q = np.where(d <= 0.2, p * np.exp(-d**2 / (2 * sigma**2)), 0.0)
+    q = np.where(d <= (radius or np.inf), p * np.exp(-d**2 / (2 * sigma**2)), 0.0)
     hits = np.bincount(conn.targets, minlength=len(partners))
     assert bernoulli_pvalue(hits, n_drv, q) > ALPHA
 

@@ -508,39 +508,41 @@ def row_log_totals(cells, cptr, cmembers, first, drivers, pos, index, start, G, 
 
 
 @njit(cache=True)
-def _bernoulli_driver(st, i, xd, d, p, n, e_start, e_count, pbs, lqs, pos, index, sign, periods,
-                      exclude_self, kp, mp, out, o, write):
+def _bernoulli_driver(st, i, xd, d, p, nb, band_lo, band_hi, band_p, cum, srt_start, pos, index, sign,
+                      periods, exclude_self, kp, mp, out, o, write):
     """Pairs of driver ``i`` kept with probability ``p w``; returns how many (writes if ``write``).
 
-    ``pbs[t]`` bounds ``p w`` over entry ``t`` and ``lqs[t] = log(1 - pbs[t])``.
+    Entries are sorted by their bound ``pb`` and grouped in bands within a
+    factor 2; the members of a band are visited by geometric skipping with
+    the band's largest bound ``P``, and a visited pair is kept with
+    probability ``p w / P``: exactly an independent Bernoulli(``p w``) per pair.
+    ``cum[t]`` counts the members of sorted entries before ``t``.
     """
     got = 0
-    for t in range(n):
-        pb = pbs[t]
-        if not pb > 1e-300:
-            continue
-        lq = lqs[t]
-        cnt = e_count[t]
-        j = -1
+    for b in range(nb):
+        P = band_p[b]
+        lo, hi = band_lo[b], band_hi[b]
+        base = cum[lo]
+        size = cum[hi] - base
+        lq = np.log1p(-P)
+        q = -1
         while True:
-            if pb < 1.0:
-                j += 1 + np.int64(min(np.floor(np.log(uniform_open(st)) / lq), 4e18))
+            if P < 1.0:
+                q += 1 + np.int64(min(np.floor(np.log(uniform_open(st)) / lq), 4e18))
             else:
-                j += 1
-            if j >= cnt:
+                q += 1
+            if q >= size:
                 break
-            m = e_start[t] + j
+            # entry holding the q-th member of the band (binary search on cum)
+            t = np.searchsorted(cum[lo:hi + 1], base + q, side="right") - 1 + lo
+            m = srt_start[t] + (base + q - cum[t])
             if exclude_self and index[m] == i:
                 continue
             x0, x1, x2 = _disp(pos, m, xd, d, sign, periods)
             lw = log_weight(x0, x1, x2, d, kp, mp)
             if lw == -np.inf:
                 continue
-            if pb == 1.0:
-                accept = uniform(st) < p * np.exp(lw)
-            else:
-                accept = uniform(st) < p * np.exp(lw) / pb
-            if accept:
+            if uniform(st) * P < p * np.exp(lw):
                 if write:
                     out[o + got] = index[m]
                 got += 1
@@ -551,7 +553,7 @@ def _bernoulli_driver(st, i, xd, d, p, n, e_start, e_count, pbs, lqs, pos, index
 def bernoulli(cells, cptr, cmembers, first, drivers, pos, index, start, G, periods, sign, exclude_self,
               kp, mp, offsets, mode, cls, up, iszero, p, key0, key1, stream, counts, outoff,
               out_drv, out_par, write):
-    """Pairwise Bernoulli per driver (geometric skipping within each cell against a bound).
+    """Pairwise Bernoulli per driver (banded geometric skipping against proven bounds).
 
     Call once with ``write=False`` to fill ``counts``, then with ``write=True``.
     """
@@ -567,11 +569,29 @@ def bernoulli(cells, cptr, cmembers, first, drivers, pos, index, start, G, perio
         n, low, total, drop, emax = _cell_entries(c, G, start, offsets, mode, cls, dummy, dummy, iszero,
                                                   exclude_self, e_start, e_count, e_idx, e_w)
         pbs = np.empty(n)
-        lqs = np.empty(n)
         for t in range(n):
-            pb = min(1.0, p * np.exp(up[e_idx[t]]))
-            pbs[t] = pb
-            lqs[t] = np.log1p(-pb)
+            pbs[t] = -min(1.0, p * np.exp(up[e_idx[t]]))
+        order = np.argsort(pbs, kind="mergesort")  # decreasing bound
+        srt_start = np.empty(n, dtype=np.int64)
+        cum = np.zeros(n + 1, dtype=np.int64)
+        band_lo = np.empty(n, dtype=np.int64)
+        band_hi = np.empty(n, dtype=np.int64)
+        band_p = np.empty(n)
+        nb = 0
+        for r in range(n):
+            t = order[r]
+            srt_start[r] = e_start[t]
+            cum[r + 1] = cum[r] + e_count[t]
+            pb = -pbs[t]
+            if not pb > 1e-300:
+                continue
+            if nb > 0 and band_hi[nb - 1] == r and pb >= 0.5 * band_p[nb - 1]:
+                band_hi[nb - 1] = r + 1
+            else:
+                band_lo[nb] = r
+                band_hi[nb] = r + 1
+                band_p[nb] = pb
+                nb += 1
         st = np.empty(4, dtype=np.uint64)
         xd = np.empty(d)
         for r in range(cptr[ci], cptr[ci + 1]):
@@ -580,8 +600,8 @@ def bernoulli(cells, cptr, cmembers, first, drivers, pos, index, start, G, perio
                 xd[a] = drivers[i, a]
             seed(st, key0, key1, i, stream)
             o = outoff[i - first] if write else 0
-            got = _bernoulli_driver(st, i, xd, d, p, n, e_start, e_count, pbs, lqs, pos, index, sign,
-                                    periods, exclude_self, kp, mp, out_par, o, write)
+            got = _bernoulli_driver(st, i, xd, d, p, nb, band_lo, band_hi, band_p, cum, srt_start, pos, index,
+                                    sign, periods, exclude_self, kp, mp, out_par, o, write)
             if write:
                 for j in range(got):
                     out_drv[o + j] = i
