@@ -63,6 +63,27 @@ def _counting_sort(cells, ncell):
     return start, order
 
 
+@njit(cache=True)
+def _bbox(pos, lo, hi):
+    """Update ``lo``/``hi`` with the per-axis minimum and maximum of ``pos`` (one pass)."""
+    for i in range(pos.shape[0]):
+        for a in range(pos.shape[1]):
+            x = pos[i, a]
+            if x < lo[a]:
+                lo[a] = x
+            if x > hi[a]:
+                hi[a] = x
+
+
+@njit(cache=True)
+def _gather(pos, order):
+    out = np.empty((order.size, pos.shape[1]))
+    for r in range(order.size):
+        for a in range(pos.shape[1]):
+            out[r, a] = pos[order[r], a]
+    return out
+
+
 @dataclass
 class Grid:
     """Cells over the bounding box of drivers and partners.
@@ -115,9 +136,11 @@ def cell_side(problem, profile: Profile) -> float:
 def build_grid(problem, h_target: float) -> Grid:
     """Bin partners (counting sort) and drivers into cells of side about ``h_target``."""
     d = problem.ndim
-    both = [x for x in (problem.drivers, problem.partners) if x.shape[0]]
-    lo = np.min([x.min(axis=0) for x in both], axis=0) if both else np.zeros(d)
-    hi = np.max([x.max(axis=0) for x in both], axis=0) if both else np.ones(d)
+    lo, hi = np.full(d, np.inf), np.full(d, -np.inf)
+    for x in (problem.drivers, problem.partners):
+        _bbox(x, lo, hi)
+    if not np.all(np.isfinite(lo)):
+        lo, hi = np.zeros(d), np.ones(d)
     extent = np.maximum(hi - lo, 0.0)
     periodic = np.isfinite(problem.periods)
     span = np.where(periodic, problem.periods, extent)
@@ -142,7 +165,7 @@ def build_grid(problem, h_target: float) -> Grid:
     pcell = _cells_of(problem.partners, lo, h_axis, G)
     start, order = _counting_sort(pcell, ncell)
     return Grid(lo=lo, h=h_axis, G=G, periods=np.asarray(problem.periods, dtype=np.float64),
-                start=start, pos=np.ascontiguousarray(problem.partners[order]), index=order,
+                start=start, pos=_gather(problem.partners, order), index=order,
                 driver_cell=_cells_of(problem.drivers, lo, h_axis, G), eps=eps)
 
 
