@@ -26,6 +26,17 @@ from .space import Space
 
 __version__ = "0.1.0"
 
+#: submodules loaded on first use (``sc.plot`` needs matplotlib, which stays optional)
+_LAZY = {"plot", "spec", "check", "io"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "connect",
     "iter_connect",
