@@ -323,5 +323,9 @@ def offset_table(problem, grid: Grid, profile: Profile, mp: np.ndarray, window_r
     keep = cls > 0 if not math.isfinite(out_level) else np.ones(W, dtype=bool)
     if not np.isfinite(ref):
         ref = 0.0
+    # largest bounds first: Bernoulli bands need the entries in this order, and the
+    # alias tables do not care
+    keep = np.nonzero(keep)[0]
+    keep = keep[np.argsort(-upper[keep], kind="stable")]
     return OffsetTable(offsets=np.ascontiguousarray(offsets[keep]), mode=np.array(modes, dtype=np.int64),
                        upper=upper[keep], lower=lower[keep], cls=cls[keep], ref=ref, log_out=out_level)

@@ -568,10 +568,7 @@ def bernoulli(cells, cptr, cmembers, first, drivers, pos, index, start, G, perio
         dummy = np.zeros(W)
         n, low, total, drop, emax = _cell_entries(c, G, start, offsets, mode, cls, dummy, dummy, iszero,
                                                   exclude_self, e_start, e_count, e_idx, e_w)
-        pbs = np.empty(n)
-        for t in range(n):
-            pbs[t] = -min(1.0, p * np.exp(up[e_idx[t]]))
-        order = np.argsort(pbs, kind="mergesort")  # decreasing bound
+        # the offset table is sorted by decreasing bound, so the entries are too
         srt_start = np.empty(n, dtype=np.int64)
         cum = np.zeros(n + 1, dtype=np.int64)
         band_lo = np.empty(n, dtype=np.int64)
@@ -579,10 +576,9 @@ def bernoulli(cells, cptr, cmembers, first, drivers, pos, index, start, G, perio
         band_p = np.empty(n)
         nb = 0
         for r in range(n):
-            t = order[r]
-            srt_start[r] = e_start[t]
-            cum[r + 1] = cum[r] + e_count[t]
-            pb = -pbs[t]
+            srt_start[r] = e_start[r]
+            cum[r + 1] = cum[r] + e_count[r]
+            pb = min(1.0, p * np.exp(up[e_idx[r]]))
             if not pb > 1e-300:
                 continue
             if nb > 0 and band_hi[nb - 1] == r and pb >= 0.5 * band_p[nb - 1]:

@@ -105,7 +105,15 @@ class _Plan:
         return entry
 
 
+#: plans of live problems (iter_connect calls the engine once per block of drivers)
 _cache: list = []
+
+
+def _forget(plan):
+    try:
+        _cache.remove(plan)
+    except ValueError:  # pragma: no cover
+        pass
 
 
 def _plan(problem: Problem) -> _Plan:
@@ -113,7 +121,8 @@ def _plan(problem: Problem) -> _Plan:
         if plan.problem_ref() is problem:
             return plan
     plan = _Plan(problem)
-    _cache[:] = [p for p in _cache if p.problem_ref() is not None][-3:] + [plan]
+    _cache.append(plan)
+    weakref.finalize(problem, _forget, plan)  # the grid goes when the problem goes
     return plan
 
 
