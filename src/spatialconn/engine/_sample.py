@@ -347,7 +347,7 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, drivers, pos, in
                                       up, pos, index, sign, periods, exclude_self, kp, mp)
                         if m < 0:
                             break
-                        out_par[o + done] = m
+                        out_par[o + done] = index[m]
                         done += 1
                 if done < k:
                     if ok or not truncated:
@@ -356,6 +356,8 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, drivers, pos, in
                     else:
                         _dense_multi(st, i, xd, d, k - done, all_s, all_c, 1, pos, index, sign, periods,
                                      exclude_self, kp, mp, out_par, o + done)
+                    for j in range(done, k):
+                        out_par[o + j] = index[out_par[o + j]]
                 continue
             # without multapses: successive sampling
             ok2 = ok and (miss == 0.0 or k * miss <= TOL * (low - k * emax))
@@ -393,10 +395,7 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, drivers, pos, in
                 else:
                     _dense_race(st, i, xd, d, k, have, all_s, all_c, 1, pos, index, sign, periods,
                                 exclude_self, kp, mp, out_par, o, table)
-        for r in range(cptr[ci], cptr[ci + 1]):
-            i = cmembers[r]
-            o = outoff[i - first]
-            for j in range(degrees[i - first]):
+            for j in range(k):  # sorted positions -> partner indices
                 out_par[o + j] = index[out_par[o + j]]
 
 
