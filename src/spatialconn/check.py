@@ -235,22 +235,11 @@ def _weights(problem, rows, block_pairs: int = 1 << 21):
         r = rows[lo:lo + size]
         disp = problem.displacement(problem.drivers[r, None, :], problem.partners[None, :, :])
         d = np.sqrt(np.einsum("...i,...i->...", disp, disp))
-        lw = _log_weights(problem, disp, d)
+        lw = problem.log_weights(disp, d)
         if problem.exclude_self:
             inside = r < problem.n_partners
             lw[np.nonzero(inside)[0], r[inside]] = -np.inf
         yield r, lw, d
-
-
-def _log_weights(problem, disp, dist):
-    """``log w`` like :meth:`Problem.log_weights`, reusing the distances."""
-    if problem.kernel is None:
-        lw = np.zeros(dist.shape)
-    else:
-        lw = np.asarray(problem.kernel.log_weight(disp, dist), dtype=np.float64)
-    if problem.mask is not None:
-        lw = np.where(problem.mask.contains(disp, dist), lw, -np.inf)
-    return lw
 
 
 def _disp(problem, s, t, src, tgt):

@@ -88,9 +88,13 @@ class Problem:
             disp = -disp
         return wrap(disp, self.periods)
 
-    def log_weights(self, disp: np.ndarray) -> np.ndarray:
-        """``log w`` of kernel displacements (mask applied; autapses are not handled here)."""
-        dist = np.sqrt(np.einsum("...i,...i->...", disp, disp))
+    def log_weights(self, disp: np.ndarray, dist: np.ndarray | None = None) -> np.ndarray:
+        """``log w`` of kernel displacements (mask applied; autapses are not handled here).
+
+        ``dist``, the norms of ``disp``, may be passed when already known.
+        """
+        if dist is None:
+            dist = np.sqrt(np.einsum("...i,...i->...", disp, disp))
         if self.kernel is None:
             lw = np.zeros(dist.shape)
         else:
