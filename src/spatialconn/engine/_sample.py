@@ -256,12 +256,18 @@ def _set_add(table, m):
 
 @njit(cache=True)
 def _dense_race(st, i, xd, d, k, have, rs, rc, nr, pos, index, sign, periods, exclude_self, kp, mp,
-                out, o, table):
+                out, o, table, miss, ref):
     """Continue successive sampling exactly: exponential race over the members not yet chosen.
 
     ``out[o:o + have]`` holds the ``have`` partners already chosen (sorted
     positions); the remaining ``k - have`` are the smallest keys
     ``log E - log w`` among the others, in key order.
+
+    With ``miss > 0`` (mass left outside the ranges, in units of
+    ``exp(ref)``), the ranges are used only if ``k * miss`` stays below
+    ``TOL`` times the mass that is left after the ``k`` heaviest members
+    are taken (so every successive draw is within ``TOL`` of exact);
+    otherwise nothing is drawn and False is returned.
     """
     size = 0
     for r in range(nr):
@@ -269,6 +275,13 @@ def _dense_race(st, i, xd, d, k, have, rs, rc, nr, pos, index, sign, periods, ex
     buf = np.empty(size)
     where = np.empty(size, dtype=np.int64)
     q = _dense_logw(i, xd, d, rs, rc, nr, pos, index, sign, periods, exclude_self, kp, mp, buf, where)
+    if miss > 0.0:
+        srt = np.sort(buf)
+        rest = 0.0
+        for t in range(q - k):  # all but the k heaviest
+            rest += np.exp(srt[t] - ref)
+        if not k * miss <= TOL * rest:
+            return False
     keys = np.empty(q)
     for t in range(q):
         e = np.log(-np.log(uniform_open(st)))
@@ -289,12 +302,13 @@ def _dense_race(st, i, xd, d, k, have, rs, rc, nr, pos, index, sign, periods, ex
     order = np.argsort(keys, kind="mergesort")
     for j in range(k - have):
         out[o + have + j] = where[order[j]]
+    return True
 
 
 @njit(cache=True, parallel=True)
 def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, drivers, pos, index, start, G, periods,
                  sign, exclude_self, kp, mp, offsets, mode, cls, up, esc, losc, iszero, dout, truncated,
-                 multapses, key0, key1, stream, out_drv, out_par):
+                 ref, multapses, key0, key1, stream, out_drv, out_par):
     """Sample ``degrees[i - first]`` partners for every driver in the listed cells.
 
     Writes driver ``i``'s partners (original indices) at ``outoff[i - first]``.
@@ -324,6 +338,10 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, drivers, pos, in
             wcount += e_count[t]
         # low / sumw is a proven acceptance rate (0 when unknown, e.g. no cell wholly inside a mask)
         rejection = ok and (low == 0.0 or low >= MIN_ACCEPT * sumw)
+        lomax = 0.0  # largest lower bound of a single candidate's weight
+        for t in range(n):
+            if e_count[t] > (1 if (exclude_self and iszero[e_idx[t]]) else 0) and losc[e_idx[t]] > lomax:
+                lomax = losc[e_idx[t]]
         all_s = np.zeros(1, dtype=np.int64)
         all_c = np.full(1, n_p, dtype=np.int64)
         st = np.empty(4, dtype=np.uint64)
@@ -360,7 +378,21 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, drivers, pos, in
                         out_par[o + j] = index[out_par[o + j]]
                 continue
             # without multapses: successive sampling
-            ok2 = ok and (miss == 0.0 or k * miss <= TOL * (low - k * emax))
+            # proven bound of the mass of any k candidates: the k largest member bounds
+            # (the offset table, hence the entries, are sorted by decreasing bound)
+            heavy = 0.0
+            need = k
+            for t in range(n):
+                cnt = e_count[t] - (1 if (exclude_self and iszero[e_idx[t]]) else 0)
+                take = cnt if cnt < need else need
+                heavy += take * esc[e_idx[t]]
+                need -= take
+                if need == 0:
+                    break
+            if need > 0:
+                heavy = np.inf
+            # the members left after any k are taken keep at least low - (their k lower bounds)
+            ok2 = ok and (miss == 0.0 or k * miss <= TOL * (low - min(heavy, k * lomax)))
             table = np.empty(0, dtype=np.int64)
             if k > LINEAR_SET:
                 size = 1
@@ -389,12 +421,16 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, drivers, pos, in
                     else:
                         repeats += 1
             if have < k:
+                done = False
                 if ok2 or not truncated:
-                    _dense_race(st, i, xd, d, k, have, e_start, e_count, n, pos, index, sign, periods,
-                                exclude_self, kp, mp, out_par, o, table)
-                else:
+                    done = _dense_race(st, i, xd, d, k, have, e_start, e_count, n, pos, index, sign, periods,
+                                       exclude_self, kp, mp, out_par, o, table, 0.0, ref)
+                elif ok and n > 0:  # the window may still do: checked with the actual weights
+                    done = _dense_race(st, i, xd, d, k, have, e_start, e_count, n, pos, index, sign, periods,
+                                       exclude_self, kp, mp, out_par, o, table, miss, ref)
+                if not done:
                     _dense_race(st, i, xd, d, k, have, all_s, all_c, 1, pos, index, sign, periods,
-                                exclude_self, kp, mp, out_par, o, table)
+                                exclude_self, kp, mp, out_par, o, table, 0.0, ref)
             for j in range(k):  # sorted positions -> partner indices
                 out_par[o + j] = index[out_par[o + j]]
 

@@ -185,7 +185,8 @@ def _fixed(problem: Problem, degrees: np.ndarray, multapses: bool, start: int, s
     k0, k1 = _key(problem)
     _sample.fixed_degree(*_common(problem, plan, start, stop)[:3], deg, outoff, start,
                          *_common_tail(problem, plan), tab.offsets, tab.mode, tab.cls, tab.upper,
-                         tab.scaled_upper, tab.scaled_lower, iszero, dout, truncated, bool(multapses),
+                         tab.scaled_upper, tab.scaled_lower, iszero, dout, truncated, float(tab.ref),
+                         bool(multapses),
                          k0, k1, np.uint64(stream), out_drv, out_par)
     return out_drv, out_par
 
