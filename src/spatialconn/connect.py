@@ -107,14 +107,20 @@ def iter_connect(
     rule: Rule | None = None,
     kernel: Kernel | None = None,
     *,
+    mask: Mask | None = None,
+    space=None,
+    multapses: bool = True,
+    autapses: bool = True,
+    seed=None,
+    engine: str = "auto",
     chunk_size: int = 100_000,
-    **options,
 ) -> Iterator[Connections]:
     """Like :func:`connect`, but yield the synapses in blocks of ``chunk_size`` drivers.
 
     Concatenating the blocks gives exactly ``connect(...)`` with the same
-    arguments; memory is bounded by one block's output. Every check runs
-    before the first block is yielded.
+    arguments; memory is bounded by one block's output (``FixedTotalNumber``
+    without multapses is planned globally, so its ``n`` pairs are held once).
+    Every check runs before the first block is yielded.
 
     Examples
     --------
@@ -127,9 +133,7 @@ def iter_connect(
     """
     if not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    job = _Job(sources, targets, rule, kernel, options.pop("mask", None), options.pop("space", None),
-               options.pop("multapses", True), options.pop("autapses", True), options.pop("seed", None),
-               options.pop("engine", "auto"), None, **options)
+    job = _Job(sources, targets, rule, kernel, mask, space, multapses, autapses, seed, engine, None)
 
     def blocks():
         for lo in range(0, job.problem.n_drivers, chunk_size):
@@ -138,13 +142,17 @@ def iter_connect(
     return blocks()
 
 
+def _plan(sources, targets=None, rule=None, kernel=None, *, mask=None, space=None, multapses=True,
+          autapses=True, seed=None, engine="auto", chunk_size=None) -> "_Job":
+    """Validate and plan a call with :func:`connect`'s arguments; the writers and Dask run its blocks."""
+    return _Job(sources, targets, rule, kernel, mask, space, multapses, autapses, seed, engine, chunk_size)
+
+
 class _Job:
     """One validated call: the problem, the engine and the per-driver plan."""
 
     def __init__(self, sources, targets, rule, kernel, mask, space, multapses, autapses, seed,
-                 engine, chunk_size, **unknown):
-        if unknown:
-            raise TypeError(f"unexpected keyword argument(s): {', '.join(unknown)}")
+                 engine, chunk_size):
         self.rule = _check_rule(rule)
         for name, flag in (("multapses", multapses), ("autapses", autapses)):
             if not isinstance(flag, (bool, np.bool_)):
@@ -184,6 +192,17 @@ class _Job:
         self._src, self._tgt, self._periods, self._units = src, tgt, periods, units
         self._total = None
         self.degrees = self._plan()
+
+    def __getstate__(self):  # picklable for Dask workers: the engine travels by module name
+        state = dict(self.__dict__)
+        state["engine"] = self.engine.__name__
+        return state
+
+    def __setstate__(self, state):
+        import importlib
+
+        self.__dict__.update(state)
+        self.engine = importlib.import_module(state["engine"])
 
     # -- planning: every check happens here, before any sampling -------------
     def _plan(self):

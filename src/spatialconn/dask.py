@@ -28,7 +28,6 @@ Examples
 from __future__ import annotations
 
 import copy
-import importlib
 import numbers
 import os
 
@@ -38,26 +37,6 @@ __all__ = ["connect", "partition_bounds", "partners_within_reach"]
 
 #: target synapses per partition when npartitions is not given (≈ 160 MB as a dataframe)
 ROWS_PER_PARTITION = 10_000_000
-
-
-class _Portable:
-    """A validated ``_Job`` that pickles its engine by name (modules do not pickle)."""
-
-    def __init__(self, job):
-        self.job = job
-
-    def __getstate__(self):
-        state = dict(self.job.__dict__)
-        state["engine"] = getattr(state["engine"], "__name__", state["engine"])
-        return state
-
-    def __setstate__(self, state):
-        from .connect import _Job
-
-        job = _Job.__new__(_Job)
-        job.__dict__.update(state)
-        job.engine = importlib.import_module(state["engine"])
-        self.job = job
 
 
 def partition_bounds(weights: np.ndarray | None, n: int, npartitions: int) -> np.ndarray:
@@ -138,22 +117,20 @@ def _frame(conn, distance: bool):
     return pd.DataFrame(cols)
 
 
-def _build(portable, lo: int, hi: int, total):
-    job = portable.job
+def _build(job, lo: int, hi: int, total):
     if total is not None:
         job = copy.copy(job)
         job._total = total
     return job.result(lo, hi)
 
 
-def _block_frame(portable, lo, hi, total, distance):
-    return _frame(_build(portable, lo, hi, total), distance)
+def _block_frame(job, lo, hi, total, distance):
+    return _frame(_build(job, lo, hi, total), distance)
 
 
-def _block_file(portable, lo, hi, total, path, fmt, options, memory_limit):
+def _block_file(job, lo, hi, total, path, fmt, options, memory_limit):
     from .io import iter_blocks, write_parquet, write_sonata
 
-    job = portable.job
     if total is not None:
         job = copy.copy(job)
         job._total = total
@@ -186,9 +163,8 @@ def _check_options(job, fmt, options):
 
     scratch = tempfile.mkdtemp(prefix="spatialconn-check-")
     try:
-        empty = _Portable(job)
         name, opts = ("x.h5", {**options, "indices": False}) if fmt == "sonata" else ("x.parquet", options)
-        _block_file(empty, 0, 0, None, os.path.join(scratch, name), fmt, opts, 1 << 20)
+        _block_file(job, 0, 0, None, os.path.join(scratch, name), fmt, opts, 1 << 20)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -270,7 +246,7 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
     """
     import dask
 
-    from .connect import _Job
+    from .connect import _plan
     from .io._atomic import atomic_path, check_target
     from .io.parquet import is_part_name, part_name
 
@@ -296,10 +272,7 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
         output = check_target(output, directory=True, overwrite=options.pop("overwrite", True),
                               allowed=allowed)
 
-    job = _Job(sources, targets, rule, kernel, connect_options.pop("mask", None),
-               connect_options.pop("space", None), connect_options.pop("multapses", True),
-               connect_options.pop("autapses", True), connect_options.pop("seed", None),
-               connect_options.pop("engine", "auto"), None, **connect_options)
+    job = _plan(sources, targets, rule, kernel, **connect_options)
     n = job.problem.n_drivers
     total = getattr(job, "_total", None)
     weights = job.degrees if job.degrees is not None else (
@@ -317,11 +290,10 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
         shared._total = (total[0][:0], total[1][:0])
         cuts = np.searchsorted(total[0], bounds)
         slices = [(total[0][a:b], total[1][a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
-    portable = _Portable(shared)
     if client is not None:
-        handle = client.scatter(portable, broadcast=True, hash=False)
+        handle = client.scatter(shared, broadcast=True, hash=False)
     else:
-        handle = dask.delayed(portable, pure=True)
+        handle = dask.delayed(shared, pure=True)
 
     if output is None:
         import dask.dataframe as dd

@@ -203,7 +203,7 @@ def connect_to_file(path, sources, targets=None, rule=None, kernel=None, *, memo
     >>> import libsonata; libsonata.EdgeStorage(f).open_population("default").size
     1500
     """
-    from ..connect import _Job
+    from ..connect import _plan
 
     write_options = dict(write_options or {})
     _format_of(path, write_options.get("rows_per_file"))
@@ -211,9 +211,6 @@ def connect_to_file(path, sources, targets=None, rule=None, kernel=None, *, memo
                                    or isinstance(chunk_size, bool) or chunk_size < 1):
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     parse_bytes(memory_limit)
-    job = _Job(sources, targets, rule, kernel, connect_options.pop("mask", None),
-               connect_options.pop("space", None), connect_options.pop("multapses", True),
-               connect_options.pop("autapses", True), connect_options.pop("seed", None),
-               connect_options.pop("engine", "auto"), None, **connect_options)
+    job = _plan(sources, targets, rule, kernel, **connect_options)
     blocks = iter_blocks(job, memory_limit=memory_limit, chunk_size=chunk_size, progress=progress)
     return write(blocks, path, **write_options)
