@@ -360,3 +360,47 @@ def test_custom_kernel_is_delegated_and_exact_in_counts():
     assert not grid_engine.native(pb)
     conn = sc.connect(pos, rule=sc.FixedOutDegree(4), kernel=kernel, seed=1, engine="grid")
     assert np.all(conn.out_degrees() == 4) and np.all(conn.distances <= 0.2)
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+def test_without_multapses_race_over_truncated_3d_window(periodic):
+    """3-D, truncated window, k close to the partners that carry the weight, without multapses.
+
+    Seven heavy partners near the (co-located) drivers, ten light ones at
+    2.5–3.5 σ, and 20,000 more at 9 σ or farther, spread over the whole
+    cube: the cell bounds cannot prove the truncation, so every driver
+    finishes with the exact race over a prefix of its window (stopped by
+    the actual weights), which must still be successive sampling.
+    """
+    sigma = 0.03
+    centre = np.array([0.5, 0.5, 0.5])
+    r = np.concatenate([[0.0, 0.4, 0.6, 0.8, 1.0, 1.2, 1.5], np.linspace(2.5, 3.5, 10)]) * sigma
+    rng = np.random.default_rng(17)
+    u = rng.normal(size=(r.size, 3))
+    near = centre + r[:, None] * u / _norm(u)[:, None]
+    far = rng.random((60000, 3))
+    disp = far - centre
+    if periodic:
+        disp = _wrap(disp, 1.0)
+    far = far[_norm(disp) >= 9.0 * sigma][:20000]
+    partners = np.vstack([near, far])
+    space = sc.Space(extent=[(0, 1)] * 3, periodic=True) if periodic else None
+    n_drv, k = 40000, 5
+    conn = sc.connect(_crowd(n_drv, centre), partners, rule=sc.FixedOutDegree(k), kernel=sc.Gaussian(sigma),
+                      space=space, multapses=False, seed=23, engine="grid")
+    groups = conn.targets.reshape(n_drv, k).astype(np.int64)
+    assert np.all(np.sort(groups, axis=1)[:, 1:] != np.sort(groups, axis=1)[:, :-1])
+    # the far partners together carry < 1e-13 of the weight; the light ones about 2 %
+    w = np.exp(-r**2 / (2 * sigma**2))
+    assert subset_pvalue(list(groups), successive_subset_probs(w, k)) > ALPHA
+    assert chi2_pvalue(np.bincount(groups[:, 0], minlength=r.size), n_drv * w / w.sum()) > ALPHA
+    # the last pick of each driver: probabilities from the exact set probabilities
+    last = np.zeros(r.size)
+    p = w / w.sum()
+    for order in __import__("itertools").permutations(range(r.size), k):
+        prob, left = 1.0, 1.0
+        for j in order:
+            prob *= p[j] / left
+            left -= p[j]
+        last[order[-1]] += prob
+    assert chi2_pvalue(np.bincount(groups[:, -1], minlength=r.size), n_drv * last) > ALPHA

@@ -7,7 +7,8 @@ cell from the table, a member uniformly, and is accepted with probability
 ``w / bound``; accepted draws are exactly i.i.d. from ``w`` restricted to
 the window. The window leaves out only mass that is proven below 1e-10 of
 the driver's total (else the driver is handled exactly, in log space, over
-all partners). Each driver uses its own stream (:mod:`._rng`).
+a prefix of the window checked with the actual weights, or over all
+partners). Each driver uses its own stream (:mod:`._rng`).
 """
 
 from __future__ import annotations
@@ -255,53 +256,139 @@ def _set_add(table, m):
 
 
 @njit(cache=True)
-def _dense_race(st, i, xd, d, k, have, rs, rc, nr, pos, index, sign, periods, exclude_self, kp, mp,
-                out, o, table, miss, ref):
+def _sift_down_max(hk, hm, n, j):
+    while True:
+        c = 2 * j + 1
+        if c >= n:
+            return
+        if c + 1 < n and hk[c + 1] > hk[c]:
+            c += 1
+        if not hk[c] > hk[j]:
+            return
+        hk[j], hk[c] = hk[c], hk[j]
+        hm[j], hm[c] = hm[c], hm[j]
+        j = c
+
+
+@njit(cache=True)
+def _sift_up_max(hk, hm, j):
+    while j > 0:
+        p = (j - 1) // 2
+        if not hk[j] > hk[p]:
+            return
+        hk[j], hk[p] = hk[p], hk[j]
+        hm[j], hm[p] = hm[p], hm[j]
+        j = p
+
+
+@njit(cache=True)
+def _window_race(st, i, xd, d, k, have, rs, rc, rb, nr, outside, proven, pos, index, sign, periods,
+                 exclude_self, kp, mp, ref, out, o, table):
     """Continue successive sampling exactly: exponential race over the members not yet chosen.
 
     ``out[o:o + have]`` holds the ``have`` partners already chosen (sorted
     positions); the remaining ``k - have`` are the smallest keys
-    ``log E - log w`` among the others, in key order.
+    ``log E - log w`` (Efraimidis–Spirakis) among the other members of a
+    prefix of the ranges, in key order. ``rb[r]`` is a proven upper bound
+    of range ``r``'s mass (units of ``exp(ref)``), ranges in decreasing
+    order of bound, and ``outside`` bounds the mass of every partner not in
+    any range. The ranges are scanned in order, each member's exact weight
+    evaluated, and the scan stops after range ``r`` once ``k`` times the
+    mass that is left out (``Σ_{s > r} rb[s] + outside``) is at most
+    ``TOL`` times the scanned mass minus its ``k`` heaviest members (the
+    least mass that stays after any ``k`` are taken): every successive draw
+    is then within ``TOL / k`` of exact. The stopping point depends on the
+    weights only, never on the keys. With ``proven`` the whole set of ranges
+    is known to be good enough, so the scan may also stop at the end.
+    Returns False (nothing drawn) if no prefix qualifies.
 
-    With ``miss > 0`` (mass left outside the ranges, in units of
-    ``exp(ref)``), the ranges are used only if ``k * miss`` stays below
-    ``TOL`` times the mass that is left after the ``k`` heaviest members
-    are taken (so every successive draw is within ``TOL`` of exact);
-    otherwise nothing is drawn and False is returned.
+    Cost: one weight, one uniform per scanned member, and a heap of
+    ``k`` keys; most members are turned away without a logarithm
+    (``u <= 1 - c`` implies ``E = -log u >= c``).
     """
-    size = 0
+    rn = k - have
+    tail = np.zeros(nr + 1)
+    for r in range(nr - 1, -1, -1):
+        tail[r] = tail[r + 1] + rb[r]
+    hk = np.empty(max(rn, 1))
+    hm = np.empty(max(rn, 1), dtype=np.int64)
+    hn = 0
+    tw = np.empty(max(k, 1))  # min-heap (negated in a max-heap) of the k heaviest weights
+    tdummy = np.empty(max(k, 1), dtype=np.int64)
+    tn = 0
+    tsum = 0.0
+    kept = 0.0
+    q = 0
+    tau = np.inf
+    etau = np.inf
+    stopped = False
     for r in range(nr):
-        size += rc[r]
-    buf = np.empty(size)
-    where = np.empty(size, dtype=np.int64)
-    q = _dense_logw(i, xd, d, rs, rc, nr, pos, index, sign, periods, exclude_self, kp, mp, buf, where)
-    if miss > 0.0:
-        srt = np.sort(buf)
-        rest = 0.0
-        for t in range(q - k):  # all but the k heaviest
-            rest += np.exp(srt[t] - ref)
-        if not k * miss <= TOL * rest:
-            return False
-    keys = np.empty(q)
-    for t in range(q):
-        e = np.log(-np.log(uniform_open(st)))
-        keys[t] = e - buf[t] if buf[t] > -np.inf else np.inf
-    if have > 0:
-        for t in range(q):
-            m = where[t]
-            chosen = False
-            if table.size > 0:
-                chosen = _set_has(table, m)
-            else:
-                for j in range(have):
-                    if out[o + j] == m:
-                        chosen = True
-                        break
-            if chosen:
-                keys[t] = np.inf
-    order = np.argsort(keys, kind="mergesort")
-    for j in range(k - have):
-        out[o + have + j] = where[order[j]]
+        for m in range(rs[r], rs[r] + rc[r]):
+            u = uniform_open(st)  # one per member, whatever happens to it
+            if exclude_self and index[m] == i:
+                continue
+            x0, x1, x2 = _disp(pos, m, xd, d, sign, periods)
+            lw = log_weight(x0, x1, x2, d, kp, mp)
+            if lw == -np.inf:
+                continue
+            w = np.exp(lw - ref)
+            kept += w
+            q += 1
+            if tn < k:
+                tw[tn] = -w
+                tdummy[tn] = 0
+                _sift_up_max(tw, tdummy, tn)
+                tn += 1
+                tsum += w
+            elif w > -tw[0]:
+                tsum += w + tw[0]
+                tw[0] = -w
+                _sift_down_max(tw, tdummy, tn, 0)
+            if have > 0:
+                chosen = False
+                if table.size > 0:
+                    chosen = _set_has(table, m)
+                else:
+                    for j in range(have):
+                        if out[o + j] == m:
+                            chosen = True
+                            break
+                if chosen:
+                    continue
+            if hn == rn:
+                # the key beats tau iff E < w exp(tau + ref); exp(-c) >= 1 - c
+                c = w * etau
+                if u <= 1.0 - c:
+                    continue
+                key = np.log(-np.log(u)) - lw
+                if not key < tau:
+                    continue
+                hk[0] = key
+                hm[0] = m
+                _sift_down_max(hk, hm, hn, 0)
+                tau = hk[0]
+                etau = np.exp(tau + ref)
+            elif rn > 0:
+                hk[hn] = np.log(-np.log(u)) - lw
+                hm[hn] = m
+                _sift_up_max(hk, hm, hn)
+                hn += 1
+                if hn == rn:
+                    tau = hk[0]
+                    etau = np.exp(tau + ref)
+        if proven and r == nr - 1:
+            stopped = True
+            break
+        left = tail[r + 1] + outside
+        rest = (kept - tsum) - 1e-15 * q * kept  # less a margin for rounding in the sums
+        if k * left <= TOL * rest:
+            stopped = True
+            break
+    if not stopped or hn < rn:
+        return False
+    order = np.argsort(hk[:hn], kind="mergesort")
+    for j in range(hn):
+        out[o + have + j] = hm[order[j]]
     return True
 
 
@@ -342,8 +429,13 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, drivers, pos, in
         for t in range(n):
             if e_count[t] > (1 if (exclude_self and iszero[e_idx[t]]) else 0) and losc[e_idx[t]] > lomax:
                 lomax = losc[e_idx[t]]
+        # proven bound of each entry's mass (units of exp(ref)), for the race's stopping rule
+        e_b = np.empty(max(n, 1))
+        for t in range(n):
+            e_b[t] = e_w[t] if cls[e_idx[t]] == 2 else e_count[t] * _EXP700
         all_s = np.zeros(1, dtype=np.int64)
         all_c = np.full(1, n_p, dtype=np.int64)
+        all_b = np.zeros(1)
         st = np.empty(4, dtype=np.uint64)
         xd = np.empty(d)
         for r in range(cptr[ci], cptr[ci + 1]):
@@ -422,15 +514,13 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, drivers, pos, in
                         repeats += 1
             if have < k:
                 done = False
-                if ok2 or not truncated:
-                    done = _dense_race(st, i, xd, d, k, have, e_start, e_count, n, pos, index, sign, periods,
-                                       exclude_self, kp, mp, out_par, o, table, 0.0, ref)
-                elif ok and n > 0:  # the window may still do: checked with the actual weights
-                    done = _dense_race(st, i, xd, d, k, have, e_start, e_count, n, pos, index, sign, periods,
-                                       exclude_self, kp, mp, out_par, o, table, miss, ref)
-                if not done:
-                    _dense_race(st, i, xd, d, k, have, all_s, all_c, 1, pos, index, sign, periods,
-                                exclude_self, kp, mp, out_par, o, table, 0.0, ref)
+                if n > 0:  # a prefix of the window, checked with the actual weights
+                    done = _window_race(st, i, xd, d, k, have, e_start, e_count, e_b, n, outside,
+                                        ok2 or not truncated, pos, index, sign, periods, exclude_self, kp, mp,
+                                        ref, out_par, o, table)
+                if not done:  # last resort: every partner
+                    _window_race(st, i, xd, d, k, have, all_s, all_c, all_b, 1, 0.0, True, pos, index, sign,
+                                 periods, exclude_self, kp, mp, ref, out_par, o, table)
             for j in range(k):  # sorted positions -> partner indices
                 out_par[o + j] = index[out_par[o + j]]
 

@@ -22,9 +22,14 @@ lower bound of the mass it keeps; otherwise (e.g. the nearest partner is
 20 σ away) its drivers are sampled exactly in log space over all partners.
 
 Without multapses, repeats are rejected while cheap (exactly successive
-sampling); after too many repeats, or when ``k`` is more than half the
-candidates, the draw continues exactly with an exponential race
-(Efraimidis–Spirakis keys) over the candidates not yet chosen.
+sampling); after too many repeats, when ``k`` is more than half the
+candidates, or when the cell bounds cannot prove the truncation, the draw
+continues exactly with an exponential race (Efraimidis–Spirakis keys) over
+the candidates not yet chosen. The race scans the window's cells in order
+of decreasing bound with exact weights and stops once ``k`` times the
+proven bound of the mass not yet scanned is below 1e-10 of the scanned
+mass less its ``k`` heaviest members; only if the whole window does not
+qualify does it race over all partners.
 
 Random numbers come from per-driver streams (:mod:`._rng`), so results are
 bit-identical for any thread count and any chunking.
