@@ -417,7 +417,12 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, drivers, pos, in
         outside = (n_p - total) * dout if truncated else 0.0
         miss = outside + drop * _EXP700
         # the window is exact when nothing is left out, else it must leave out < TOL of a proven mass
-        ok = has_table and (miss == 0.0 or (low > 0.0 and miss <= TOL * low))
+        # per draw; scaled by the cell's largest degree so that each driver's k draws jointly stay
+        # within k * TOL / kmax <= TOL in total variation
+        kmax = 1
+        for r in range(cptr[ci], cptr[ci + 1]):
+            kmax = max(kmax, degrees[cmembers[r] - first])
+        ok = has_table and (miss == 0.0 or (low > 0.0 and kmax * miss <= TOL * low))
         sumw = 0.0
         wcount = 0
         for t in range(n):
