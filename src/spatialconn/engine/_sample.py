@@ -51,10 +51,18 @@ def _disp(pos, m, xd, d, sign, periods):
 
 
 @njit(cache=True)
-def _cell_entries(c, G, start, offsets, mode, cls, esc, losc, iszero, exclude_self,
-                  e_start, e_count, e_idx, e_w):
-    """Fill the entries of driver cell ``c``; returns (n, lower mass, window total, dropped, max bound)."""
+def _cell_entries(c, G, start, offsets, mode, cls, esc, losc, iszero, exclude_self):
+    """The window entries of driver cell ``c``.
+
+    Returns ``(n, lower mass, window total, dropped, max bound, e_start, e_count, e_idx, e_w)``;
+    the first ``n`` slots of the four arrays hold the entries.
+    """
     d = G.size
+    W = offsets.shape[0]
+    e_start = np.empty(W, dtype=np.int64)
+    e_count = np.empty(W, dtype=np.int64)
+    e_idx = np.empty(W, dtype=np.int64)
+    e_w = np.empty(W)
     ca = np.empty(3, dtype=np.int64)
     rest = c
     for a in range(d - 1, -1, -1):
@@ -98,7 +106,7 @@ def _cell_entries(c, G, start, offsets, mode, cls, esc, losc, iszero, exclude_se
             if own > 0 and esc[t] > emax:
                 emax = esc[t]
         n += 1
-    return n, low, total, drop, emax
+    return n, low, total, drop, emax, e_start, e_count, e_idx, e_w
 
 
 @njit(cache=True)
@@ -402,15 +410,10 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, drivers, pos, in
     """
     d = G.size
     n_p = pos.shape[0]
-    W = offsets.shape[0]
     for ci in prange(cells.size):
         c = cells[ci]
-        e_start = np.empty(W, dtype=np.int64)
-        e_count = np.empty(W, dtype=np.int64)
-        e_idx = np.empty(W, dtype=np.int64)
-        e_w = np.empty(W)
-        n, low, total, drop, emax = _cell_entries(c, G, start, offsets, mode, cls, esc, losc, iszero,
-                                                  exclude_self, e_start, e_count, e_idx, e_w)
+        n, low, total, drop, emax, e_start, e_count, e_idx, e_w = _cell_entries(
+            c, G, start, offsets, mode, cls, esc, losc, iszero, exclude_self)
         prob = np.empty(max(n, 1))
         alias = np.empty(max(n, 1), dtype=np.int64)
         has_table = _alias(e_w, n, prob, alias)
@@ -539,13 +542,9 @@ def candidate_counts(cells, cptr, cmembers, first, drivers, pos, index, start, G
     W = offsets.shape[0]
     for ci in prange(cells.size):
         c = cells[ci]
-        e_start = np.empty(W, dtype=np.int64)
-        e_count = np.empty(W, dtype=np.int64)
-        e_idx = np.empty(W, dtype=np.int64)
-        e_w = np.empty(W)
         dummy = np.zeros(W)
-        n, low, total, drop, emax = _cell_entries(c, G, start, offsets, mode, cls, dummy, dummy, iszero,
-                                                  exclude_self, e_start, e_count, e_idx, e_w)
+        n, low, total, drop, emax, e_start, e_count, e_idx, e_w = _cell_entries(
+            c, G, start, offsets, mode, cls, dummy, dummy, iszero, exclude_self)
         xd = np.empty(d)
         for r in range(cptr[ci], cptr[ci + 1]):
             i = cmembers[r]
@@ -607,13 +606,9 @@ def row_log_totals(cells, cptr, cmembers, first, drivers, pos, index, start, G, 
     W = offsets.shape[0]
     for ci in prange(cells.size):
         c = cells[ci]
-        e_start = np.empty(W, dtype=np.int64)
-        e_count = np.empty(W, dtype=np.int64)
-        e_idx = np.empty(W, dtype=np.int64)
-        e_w = np.empty(W)
         dummy = np.zeros(W)
-        n, low, total, drop, emax = _cell_entries(c, G, start, offsets, mode, cls, dummy, dummy, iszero,
-                                                  exclude_self, e_start, e_count, e_idx, e_w)
+        n, low, total, drop, emax, e_start, e_count, e_idx, e_w = _cell_entries(
+            c, G, start, offsets, mode, cls, dummy, dummy, iszero, exclude_self)
         ref = -np.inf
         for t in range(n):
             if up[e_idx[t]] > ref:
@@ -691,13 +686,9 @@ def bernoulli(cells, cptr, cmembers, first, drivers, pos, index, start, G, perio
     W = offsets.shape[0]
     for ci in prange(cells.size):
         c = cells[ci]
-        e_start = np.empty(W, dtype=np.int64)
-        e_count = np.empty(W, dtype=np.int64)
-        e_idx = np.empty(W, dtype=np.int64)
-        e_w = np.empty(W)
         dummy = np.zeros(W)
-        n, low, total, drop, emax = _cell_entries(c, G, start, offsets, mode, cls, dummy, dummy, iszero,
-                                                  exclude_self, e_start, e_count, e_idx, e_w)
+        n, low, total, drop, emax, e_start, e_count, e_idx, e_w = _cell_entries(
+            c, G, start, offsets, mode, cls, dummy, dummy, iszero, exclude_self)
         # the offset table is sorted by decreasing bound, so the entries are too
         srt_start = np.empty(n, dtype=np.int64)
         cum = np.zeros(n + 1, dtype=np.int64)
