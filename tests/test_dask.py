@@ -41,29 +41,97 @@ CASES = {
 }
 
 
-def assert_same(df, conn):
+FAR = np.r_[POS, [[40.0, 40.0]]]  # one neuron 400 σ from the rest: its window cannot be proven
+CASES.update({
+    "far-driver-no-multapses": (FAR, None, dict(rule=sc.FixedOutDegree(5), kernel=sc.Gaussian(0.1),
+                                                multapses=False)),
+    "torus-gauss-no-multapses": (POS, None, dict(rule=sc.FixedOutDegree(np.arange(400) % 13),
+                                                 kernel=sc.Gaussian(0.05), multapses=False,
+                                                 space=sc.Space([(0, 1), (0, 1)], periodic=True),
+                                                 autapses=False)),
+    "bernoulli-3d": (PRE, POST, dict(rule=sc.PairwiseBernoulli(0.5), kernel=sc.Gaussian(0.1))),
+    "custom-kernel": (POS, None, dict(rule=sc.FixedOutDegree(4), multapses=False,
+                                      kernel=sc.CustomKernel(lambda r: np.exp(-r / 0.1), cutoff=0.4))),
+})
+
+
+def assert_same(df, conn, by=None):
+    """``df`` holds exactly ``conn``'s synapses; with ``by``, after a stable sort by that column."""
+    if by is not None:
+        df = df.sort_values(by, kind="stable")
     np.testing.assert_array_equal(df.source.to_numpy(), conn.sources)
     np.testing.assert_array_equal(df.target.to_numpy(), conn.targets)
     np.testing.assert_array_equal(df.distance.to_numpy(), np.asarray(conn.distances))
     assert df.source.dtype == conn.sources.dtype
 
 
+def driver_column(kw):
+    return "target" if isinstance(kw["rule"], sc.FixedInDegree) else "source"
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_dataframe_equals_local_for_any_partitioning(client, case):
     pre, post, kw = CASES[case]
     local = sc.connect(pre, post, seed=123, **kw)
-    for npart in (1, 3, 7):
-        ddf = scd.connect(pre, post, seed=123, client=client, npartitions=npart, **kw)
-        assert ddf.npartitions == npart
-        assert_same(ddf.compute(), local)
+    for partition in ("space", "index"):
+        for npart in (1, 3, 7):
+            ddf = scd.connect(pre, post, seed=123, client=client, npartitions=npart, partition=partition, **kw)
+            # space partitions are unions of grid cells: fewer when drivers fill fewer cells
+            assert ddf.npartitions == npart or (partition == "space" and ddf.npartitions < npart)
+            assert_same(ddf.compute(), local, by=driver_column(kw) if partition == "space" else None)
+
+
+def test_tasks_get_only_their_halo():
+    """Each task carries its drivers and the partners within reach, not all positions."""
+    import pickle
+
+    from spatialconn.connect import _plan
+
+    pos = np.random.default_rng(3).random((20_000, 2))
+    for kw in (dict(kernel=sc.Gaussian(0.01)), dict(kernel=sc.Exponential(0.02), mask=sc.Disc(0.05))):
+        job = _plan(pos, rule=sc.FixedOutDegree(10), seed=1, **kw)
+        ids, compiled = scd._parts(job, 16, "space")
+        units = scd._units(job, ids, compiled, lambda x: x, lambda x: x)
+        assert compiled and len(units) == 16
+        held = np.array([u.problem.n_partners for u in units])
+        assert held.max() < 0.2 * len(pos)
+        whole = len(pickle.dumps(job))
+        assert max(len(pickle.dumps(u)) for u in units) < 0.4 * whole
+        for u, drivers in zip(units, ids):  # every partner the sampling can use is held
+            pb = job.problem
+            disp = pb.displacement(pb.drivers[drivers][:, None, :], pb.partners[None, :, :])
+            lw = pb.log_weights(disp)  # the kernels peak at 1; the window keeps w > e^-27 / N
+            needed = np.nonzero((lw > -np.log(len(pos)) - 27).any(axis=0))[0]
+            assert np.isin(needed, u.piece.grid.index).all()
+        # index partitions of neurons in random order need nearly everything
+        ids, _ = scd._parts(job, 16, "index")
+        units = scd._units(job, ids, compiled, lambda x: x, lambda x: x)
+        assert min(u.problem.n_partners for u in units) > 0.9 * len(pos)
+
+
+@pytest.mark.parametrize("multapses", [True, False])
+def test_far_driver_gets_every_partner_and_the_rest_a_halo(multapses):
+    from spatialconn.connect import _plan
+
+    cloud = np.random.default_rng(5).random((20_000, 2)) * 3
+    pos = np.r_[cloud, [[4.5, 4.5]]]  # 20 σ from the cloud: its window holds no partner
+    kw = dict(seed=1, rule=sc.FixedOutDegree(5), kernel=sc.Gaussian(0.1), multapses=multapses, autapses=False)
+    job = _plan(pos, **kw)
+    ids, compiled = scd._parts(job, 4, "space")
+    units = scd._units(job, ids, compiled, lambda x: x, lambda x: x)
+    far = [20_000 in i for i in ids]
+    assert [u.piece.complete for u in units] == far and sum(far) == 1
+    assert all(u.problem.n_partners < 0.7 * len(pos) for u, f in zip(units, far) if not f)
+    df = pd.concat([scd._frame(u.result(0, u.problem.n_drivers), True) for u in units])
+    assert_same(df, sc.connect(pos, **kw), by="source")
 
 
 def test_same_result_without_cluster_and_with_threads():
     pre, post, kw = CASES["out-multapses"]
     local = sc.connect(pre, post, seed=5, **kw)
     ddf = scd.connect(pre, post, seed=5, npartitions=5, **kw)
-    assert_same(ddf.compute(scheduler="sync"), local)
-    assert_same(ddf.compute(scheduler="threads"), local)
+    assert_same(ddf.compute(scheduler="sync"), local, by="source")
+    assert_same(ddf.compute(scheduler="threads"), local, by="source")
 
 
 def test_parquet_partitions_equal_local(client, tmp_path):
@@ -77,8 +145,8 @@ def test_parquet_partitions_equal_local(client, tmp_path):
     import pyarrow.parquet as pq
 
     assert all(pq.ParquetFile(os.path.join(out, f)).metadata.num_row_groups > 1 for f in os.listdir(out))
-    assert_same(pd.read_parquet(out), local)
-    assert_same(dd.read_parquet(out).compute(), local)
+    assert_same(pd.read_parquet(out), local, by="target")
+    assert_same(dd.read_parquet(out).compute(), local, by="target")
     assert sorted(os.listdir(tmp_path)) == ["net"]
 
 
@@ -86,7 +154,7 @@ def test_sonata_shards_equal_local(client, tmp_path):
     pre, post, kw = CASES["out-multapses"]
     local = sc.connect(pre, post, seed=2, **kw)
     out = scd.connect(pre, post, seed=2, client=client, npartitions=3, output=tmp_path / "edges",
-                      format="sonata", write_options={"population": "v1", "delay": 1.0}, **kw)
+                      format="sonata", partition="index", write_options={"population": "v1", "delay": 1.0}, **kw)
     shards = sorted(n for n in os.listdir(out) if n.endswith(".h5"))
     assert shards == ["edges-00000.h5", "edges-00001.h5", "edges-00002.h5"]
     src, tgt, dist = [], [], []
@@ -127,23 +195,16 @@ def test_partition_bounds_balance_synapses():
     assert scd.partition_bounds(None, 3, 10).tolist() == [0, 1, 2, 3]
 
 
-@pytest.mark.parametrize("periodic", [False, True])
-def test_halo_contains_every_partner_with_weight(periodic):
-    """The halo a partition would need holds every partner with non-zero weight."""
-    from spatialconn.connect import _Job
-
-    space = sc.Space([(0, 1), (0, 1)], periodic=periodic)
-    job = _Job(POS, None, sc.FixedOutDegree(1), None,
-               sc.Disc(0.15), space, True, True, 1, "auto", None)
-    pb = job.problem
-    cell = (np.floor(POS[:, 0] * 4) * 4 + np.floor(POS[:, 1] * 4)).astype(int)
-    for block in (np.nonzero(cell == c)[0] for c in range(16)):  # spatial blocks of drivers
-        halo = scd.partners_within_reach(pb.drivers[block], pb.partners, pb.reach, pb.periods)
-        disp = pb.displacement(pb.drivers[block][:, None, :], pb.partners[None, :, :])
-        needed = np.nonzero(np.isfinite(pb.log_weights(disp)).any(axis=0))[0]
-        assert set(needed) <= set(halo.tolist())
-        assert halo.size < 0.5 * len(POS)  # much less than everything
-    assert scd.partners_within_reach(POS[:5], POS, np.inf).size == len(POS)
+def test_space_partitions_are_balanced_boxes():
+    rng = np.random.default_rng(0)
+    coords = rng.integers(0, 50, size=(2000, 2))
+    w = rng.random(2000)
+    groups = scd.partition_space(coords, w, 6)
+    assert len(groups) == 6 and sorted(np.concatenate(groups).tolist()) == list(range(2000))
+    mass = np.array([w[g].sum() for g in groups])
+    assert mass.max() < 1.1 * w.sum() / 6
+    with pytest.raises(ValueError, match="partition"):
+        scd.connect(POS, rule=sc.FixedOutDegree(1), partition="hilbert")
 
 
 def _fail_on_big_blocks(d):

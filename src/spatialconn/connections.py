@@ -45,6 +45,27 @@ class Connections:
         self._target_positions = target_positions
         self._periods = np.full(source_positions.shape[1], np.inf) if periods is None else periods
         self._units = units if units is not None else UnitContext(source_positions)
+        self._rows = None
+
+    @classmethod
+    def _from_rows(cls, sources, targets, source_rows, target_rows, source_positions, target_positions,
+                   n_sources: int, n_targets: int, periods, units) -> "Connections":
+        """Synapses of populations of which only some positions are at hand (a Dask partition).
+
+        ``sources``/``targets`` are indices in the populations of sizes
+        ``n_sources``/``n_targets``; ``source_rows``/``target_rows`` are the
+        rows of the given position arrays that hold their positions.
+        """
+        self = cls(source_rows, target_rows, source_positions, target_positions, periods, units)
+        dtype = np.int32 if max(n_sources, n_targets) < 2**31 else np.int64
+        self._rows = (self.sources, self.targets)
+        self.sources = np.ascontiguousarray(sources, dtype=dtype)
+        self.targets = np.ascontiguousarray(targets, dtype=dtype)
+        self.n_sources, self.n_targets = int(n_sources), int(n_targets)
+        return self
+
+    def _position_rows(self):
+        return (self.sources, self.targets) if self._rows is None else self._rows
 
     def __len__(self) -> int:
         return int(self.sources.size)
@@ -55,7 +76,8 @@ class Connections:
     @property
     def displacements(self) -> np.ndarray:
         """Displacement ``target - source`` of each synapse, shape ``(n, d)`` (plain numbers)."""
-        disp = self._target_positions[self.targets] - self._source_positions[self.sources]
+        s_rows, t_rows = self._position_rows()
+        disp = self._target_positions[t_rows] - self._source_positions[s_rows]
         return wrap(disp, self._periods)
 
     @property
@@ -66,9 +88,10 @@ class Connections:
         ``synapses.delay = conn.distances / velocity + d0`` works in Brian2.
         """
         sq = np.zeros(len(self))
+        s_rows, t_rows = self._position_rows()
         for axis in range(self._source_positions.shape[1]):  # per axis: no (n, d) temporaries
-            delta = np.take(self._target_positions[:, axis], self.targets)
-            delta -= np.take(self._source_positions[:, axis], self.sources)
+            delta = np.take(self._target_positions[:, axis], t_rows)
+            delta -= np.take(self._source_positions[:, axis], s_rows)
             delta = wrap(delta, self._periods[axis])
             sq += delta * delta
         return self._units.attach(np.sqrt(sq))

@@ -1,16 +1,22 @@
 """Scale-out on Dask: the same synapses as :func:`spatialconn.connect`, built by partitions.
 
 The call is validated and planned once on the client (every error is raised
-there, before any task runs). Drivers are split into contiguous partitions
-balanced by their synapse counts; each task builds the synapses of its
-drivers with the same driver-keyed random streams as the local path, so
-the result is bit-identical to ``sc.connect(...)`` for the same seed, for
-any number of partitions and workers.
+there, before any task runs). Drivers are split into partitions balanced by
+their synapse counts: blocks of space (``partition="space"``, the default)
+or contiguous index ranges (``partition="index"``). Each task builds the
+synapses of its drivers with the same driver-keyed random streams as the
+local path, so every driver gets exactly (bit for bit) the partners it gets
+from ``sc.connect(...)`` with the same seed, for any number of partitions
+and workers.
 
-The validated job (positions and per-driver plan, O(N_s + N_t)) travels to
-each worker once (``client.scatter(..., broadcast=True)``, or a single
-shared graph key), not once per task; the output of a task never leaves
-its worker when it is written per partition.
+A task receives only what its drivers need: their positions and the
+partners within reach of them, the *halo* (a box of the grid engine's cells
+around the drivers, grown by the kernel's window: its reach, or for kernels
+of unbounded support the distance beyond which their weight is negligible;
+see :func:`spatialconn.engine.grid.pieces`). Problems the grid engine does
+not run compiled (``engine="reference"``, :class:`~spatialconn.CustomKernel`,
+:class:`~spatialconn.Gamma` with ``kappa < 1``) are split by index, and
+their tasks share one copy of all positions per worker.
 
 Examples
 --------
@@ -18,7 +24,7 @@ Examples
 >>> import spatialconn.dask as scd
 >>> pos = np.random.default_rng(0).random((400, 2))
 >>> ddf = scd.connect(pos, rule=sc.FixedOutDegree(5), kernel=sc.Gaussian(0.1), seed=7,
-...                   npartitions=4)
+...                   npartitions=4, partition="index")
 >>> df = ddf.compute(scheduler="sync")
 >>> local = sc.connect(pos, rule=sc.FixedOutDegree(5), kernel=sc.Gaussian(0.1), seed=7)
 >>> bool((df.target.to_numpy() == local.targets).all()), ddf.npartitions
@@ -33,7 +39,7 @@ import os
 
 import numpy as np
 
-__all__ = ["connect", "partition_bounds", "partners_within_reach"]
+__all__ = ["connect", "partition_bounds", "partition_space", "partners_within_reach"]
 
 #: target synapses per partition when npartitions is not given (≈ 160 MB as a dataframe)
 ROWS_PER_PARTITION = 10_000_000
@@ -63,49 +69,116 @@ def partition_bounds(weights: np.ndarray | None, n: int, npartitions: int) -> np
     return np.unique(bounds) if n else np.array([0, 0])
 
 
-def partners_within_reach(drivers: np.ndarray, partners: np.ndarray, reach: float,
-                          periods: np.ndarray | None = None) -> np.ndarray:
-    """Indices of the partners inside the drivers' bounding box grown by ``reach`` (the halo).
+def partition_space(coords: np.ndarray, weights: np.ndarray, npartitions: int) -> list:
+    """Split cells into ``npartitions`` boxes of about equal weight (recursive bisection).
 
-    Every partner that can have non-zero weight for one of ``drivers`` is in
-    the result (a superset; sorted global indices). Periodic axes wrap: the
-    grown interval is taken modulo the period, and covers the whole axis
-    once it is longer than the period. ``reach = inf`` gives all partners.
+    Each step cuts the cells along the axis of largest extent at the
+    weighted median, into two groups whose numbers of partitions are in
+    proportion to their weight. Returns arrays of row indices into
+    ``coords``; empty groups are dropped.
 
     Parameters
     ----------
-    drivers : (n, d) array
-        Positions of one partition's drivers.
-    partners : (N_p, d) array
-    reach : float
-        Largest distance with non-zero weight (``Problem.reach``).
-    periods : (d,) array, optional
-        Period per axis, ``inf`` where open.
+    coords : (n, d) int array
+        Grid coordinates of the (non-empty) cells.
+    weights : (n,) array
+        Expected synapses of each cell's drivers.
+    npartitions : int
 
     Examples
     --------
-    >>> p = np.array([[0.05], [0.5], [0.97]])
-    >>> partners_within_reach(np.array([[0.0], [0.1]]), p, 0.1).tolist()
-    [0]
-    >>> partners_within_reach(np.array([[0.0], [0.1]]), p, 0.1, periods=np.array([1.0])).tolist()
-    [0, 2]
+    >>> c = np.array([[0, 0], [0, 1], [5, 0], [5, 1]])
+    >>> [p.tolist() for p in partition_space(c, np.ones(4), 2)]
+    [[0, 1], [2, 3]]
     """
-    n_p, d = partners.shape
-    if drivers.shape[0] == 0:
-        return np.arange(0)
-    if not np.isfinite(reach):
-        return np.arange(n_p)
-    periods = np.full(d, np.inf) if periods is None else np.asarray(periods, dtype=np.float64)
-    keep = np.ones(n_p, dtype=bool)
-    lo, hi = drivers.min(axis=0) - reach, drivers.max(axis=0) + reach
-    for a in range(d):
-        if np.isfinite(periods[a]):
-            width = hi[a] - lo[a]
-            if width < periods[a]:
-                keep &= np.mod(partners[:, a] - lo[a], periods[a]) <= width
+    weights = np.asarray(weights, dtype=np.float64)
+
+    def split(idx, p):
+        if p <= 1 or idx.size <= 1:
+            return [idx] if idx.size else []
+        c = coords[idx]
+        axis = int(np.argmax(c.max(axis=0) - c.min(axis=0)))
+        order = idx[np.argsort(c[:, axis], kind="stable")]
+        cum = np.cumsum(weights[order])
+        left = p // 2
+        goal = cum[-1] * left / p if cum[-1] > 0 else None
+        cut = order.size * left // p if goal is None else int(np.searchsorted(cum, goal, side="left")) + 1
+        cut = min(max(cut, 1), order.size - 1)
+        return split(np.sort(order[:cut]), left) + split(np.sort(order[cut:]), p - left)
+
+    return split(np.arange(coords.shape[0]), int(npartitions))
+
+
+class _Part:
+    """What one task needs: some drivers of a planned call and the partners they can reach.
+
+    Quacks like the plan of :func:`spatialconn.connect` for
+    :func:`spatialconn.io.iter_blocks` (``problem.n_drivers``,
+    ``problem.n_partners``, ``degrees``, ``_total``, ``result(lo, hi)``) in
+    the partition's own numbering of drivers; its synapses carry the indices
+    of the whole call. Built on the client, then sent alone to a worker.
+    """
+
+    def __init__(self, job, ids: np.ndarray, piece=None):
+        from types import SimpleNamespace
+
+        from .rules import PairwiseBernoulli
+
+        self.ids = ids
+        self.piece = piece
+        self.in_degree, self.multapses = job.in_degree, job.multapses
+        self.p = float(job.rule.p) if isinstance(job.rule, PairwiseBernoulli) else None
+        self.degrees = None if job.degrees is None else job.degrees[ids]
+        self._sizes = (len(job._src), len(job._tgt))
+        self._periods, self._units = job._periods, job._units
+        self._drivers = job.problem.drivers[ids] if piece is None else piece.drivers
+        self._total = None
+        if job._total is not None:  # planned globally: keep this partition's pairs and their partners
+            drv, par = job._total
+            where = np.searchsorted(ids, drv).clip(0, max(ids.size - 1, 0))
+            mine = (ids[where] == drv) if ids.size else np.zeros(drv.size, dtype=bool)
+            self._total = (where[mine], par[mine].astype(np.int64))
+            self._partner_ids = np.unique(self._total[1])
+            self._partners = job.problem.partners[self._partner_ids]
+        n_held = self._partner_ids.size if piece is None else piece.grid.pos.shape[0]
+        self.problem = SimpleNamespace(n_drivers=ids.size, n_partners=n_held)
+
+    def result(self, lo: int, hi: int):
+        from .connections import Connections
+
+        if self._total is not None:
+            sel = (self._total[0] >= lo) & (self._total[0] < hi)
+            rows, par = self._total[0][sel], self._total[1][sel]
+            drv = self.ids[rows]
+            prow, partners = np.searchsorted(self._partner_ids, par), self._partners
         else:
-            keep &= (partners[:, a] >= lo[a]) & (partners[:, a] <= hi[a])
-    return np.nonzero(keep)[0]
+            if self.p is not None:
+                drv, par = self.piece.bernoulli(self.p, lo, hi)
+            else:
+                drv, par = self.piece.fixed_degree(self.degrees, self.multapses, lo, hi)
+            rows = np.searchsorted(self.ids, drv)
+            prow, partners = self.piece.partner_rows(par), self.piece.grid.pos
+        drivers = self._drivers
+        if self.in_degree:
+            return Connections._from_rows(par, drv, prow, rows, partners, drivers, *self._sizes,
+                                          self._periods, self._units)
+        return Connections._from_rows(drv, par, rows, prow, drivers, partners, *self._sizes,
+                                      self._periods, self._units)
+
+
+class _Range:
+    """Drivers ``lo:hi`` of a whole planned call (its positions shared by all tasks of a worker)."""
+
+    def __init__(self, job, lo: int, hi: int):
+        from types import SimpleNamespace
+
+        self.job, self.lo = job, lo
+        self.degrees = None if job.degrees is None else job.degrees[lo:hi]
+        self._total = None
+        self.problem = SimpleNamespace(n_drivers=hi - lo, n_partners=job.problem.n_partners)
+
+    def result(self, lo: int, hi: int):
+        return self.job.result(self.lo + lo, self.lo + hi)
 
 
 def _frame(conn, distance: bool):
@@ -117,29 +190,71 @@ def _frame(conn, distance: bool):
     return pd.DataFrame(cols)
 
 
-def _build(job, lo: int, hi: int, total):
-    if total is not None:
-        job = copy.copy(job)
-        job._total = total
-    return job.result(lo, hi)
+def _unit(part):
+    """A task's unit of work: a :class:`_Part`, or ``(job, lo, hi)`` for a :class:`_Range`."""
+    return _Range(*part) if isinstance(part, tuple) else part
 
 
-def _block_frame(job, lo, hi, total, distance):
-    return _frame(_build(job, lo, hi, total), distance)
+def _block_frame(part, distance):
+    part = _unit(part)
+    return _frame(part.result(0, part.problem.n_drivers), distance)
 
 
-def _block_file(job, lo, hi, total, path, fmt, options, memory_limit):
+def _block_file(part, path, fmt, options, memory_limit):
     from .io import iter_blocks, write_parquet, write_sonata
 
-    if total is not None:
-        job = copy.copy(job)
-        job._total = total
-    blocks = iter_blocks(job, memory_limit=memory_limit, start=lo, stop=hi)  # bounded memory per task
+    blocks = iter_blocks(_unit(part), memory_limit=memory_limit)  # bounded memory per task
     if fmt == "parquet":
         write_parquet(blocks, path, **options)
     else:
         write_sonata(blocks, path, edge_types=None, **options)
     return path
+
+
+def _parts(job, npartitions: int, partition: str):
+    """Driver ids of each partition, and whether the grid engine can cut them into pieces."""
+    from .engine import grid
+
+    pb = job.problem
+    n = pb.n_drivers
+    total = job._total
+    weights = job.degrees if job.degrees is not None else (
+        np.bincount(total[0], minlength=n) if total is not None else None)
+    compiled = job.engine is grid and grid.native(pb) and n > 0 and pb.n_partners > 0
+    if compiled and partition == "space":
+        g = grid._plan(pb).grid
+        cells, label = np.unique(g.driver_cell, return_inverse=True)
+        label = label.ravel()
+        w = np.bincount(label, weights=weights, minlength=cells.size) if weights is not None \
+            else np.bincount(label, minlength=cells.size)
+        groups = partition_space(g.cell_coords(cells), w, npartitions)
+        part_of_cell = np.empty(cells.size, dtype=np.int64)
+        for j, grp in enumerate(groups):
+            part_of_cell[grp] = j
+        part = part_of_cell[label]
+        order = np.argsort(part, kind="stable")
+        return np.split(order, np.cumsum(np.bincount(part, minlength=len(groups)))[:-1]), compiled
+    bounds = partition_bounds(weights, n, npartitions)
+    return [np.arange(lo, hi, dtype=np.int64) for lo, hi in zip(bounds[:-1], bounds[1:])], compiled
+
+
+def _units(job, ids: list, compiled: bool, scatter, share):
+    """The unit of work of each partition (see :func:`_unit`), made to travel by ``scatter``.
+
+    Pieces for compiled problems, the partition's pairs for a globally
+    planned total number, else ``(job, lo, hi)`` with the whole job passed
+    once through ``share``.
+    """
+    from .engine import grid
+
+    if job._total is not None:
+        return [scatter(_Part(job, i)) for i in ids]
+    if compiled:
+        p = float(job.rule.p) if job.degrees is None else None
+        pieces = grid.pieces(job.problem, ids, degrees=job.degrees, multapses=job.multapses, p=p)
+        return [scatter(_Part(job, i, piece)) for i, piece in zip(ids, pieces)]
+    whole = share(job)
+    return [(whole, int(i[0]) if i.size else 0, int(i[-1]) + 1 if i.size else 0) for i in ids]
 
 
 def _cancel_and_wait(client, futures, timeout: float = 60.0) -> None:
@@ -164,14 +279,15 @@ def _check_options(job, fmt, options):
     scratch = tempfile.mkdtemp(prefix="spatialconn-check-")
     try:
         name, opts = ("x.h5", {**options, "indices": False}) if fmt == "sonata" else ("x.parquet", options)
-        _block_file(job, 0, 0, None, os.path.join(scratch, name), fmt, opts, 1 << 20)
+        _block_file((job, 0, 0), os.path.join(scratch, name), fmt, opts, 1 << 20)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npartitions=None,
-            output=None, format=None, distance: bool = True, write_options: dict | None = None,
-            memory_limit="1 GB", progress: bool = False, **connect_options):
+            partition: str = "space", output=None, format=None, distance: bool = True,
+            write_options: dict | None = None, memory_limit="1 GB", progress: bool = False,
+            **connect_options):
     """:func:`spatialconn.connect` on Dask: a lazy dataframe, or files written per partition.
 
     Parameters
@@ -181,13 +297,21 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
         ``multapses``, ``autapses``, ``seed``, ``engine``).
     client : distributed.Client, optional
         Cluster to use (a ``LocalCluster``, a dask-jobqueue ``SLURMCluster``,
-        ...). The job is scattered to its workers once. Without a client the
-        active Dask scheduler is used when the result is computed.
+        ...). Each partition's data is scattered to one worker. Without a
+        client the active Dask scheduler is used when the result is computed.
     npartitions : int, optional
         Number of driver partitions; default: 4 per worker thread with a
         client, else 8, and more when needed to keep the expected size of a
         partition near ``ROWS_PER_PARTITION`` synapses (capped at the number
         of drivers).
+    partition : {"space", "index"}
+        ``"space"``: blocks of space (recursive bisection of the grid cells
+        holding drivers), so each task needs few partners whatever the order
+        of the neurons; a partition's synapses are grouped by driver in
+        ascending order, partitions follow one another in space.
+        ``"index"``: contiguous driver ranges, so the rows come in exactly
+        the order of ``sc.connect(...)``; halos are small only if the
+        neurons are numbered in spatial order.
     output : str or os.PathLike, optional
         Instead of returning a dataframe, write one file per partition into
         this directory (atomically: it appears only when every partition is
@@ -214,8 +338,11 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
     Returns
     -------
     dask.dataframe.DataFrame or str
-        Columns ``source``, ``target`` (and ``distance``), partitions in driver
-        order: ``ddf.compute()`` equals ``sc.connect(...)`` row for row.
+        Columns ``source``, ``target`` (and ``distance``). Every driver has
+        exactly its synapses of ``sc.connect(...)``, in the same order; with
+        ``partition="index"`` ``ddf.compute()`` equals it row for row, with
+        ``"space"`` after a stable sort by the driver column (``source``,
+        or ``target`` for :class:`~spatialconn.FixedInDegree`).
         With ``output``, the directory written.
 
     Raises
@@ -232,8 +359,10 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
     ...                   npartitions=3, output=os.path.join(tempfile.mkdtemp(), "syn"))
     >>> sorted(os.listdir(out))
     ['part-00000.parquet', 'part-00001.parquet', 'part-00002.parquet']
-    >>> len(pd.read_parquet(out))
-    1200
+    >>> df = pd.read_parquet(out).sort_values("target", kind="stable")
+    >>> local = sc.connect(pos, rule=sc.FixedInDegree(4), kernel=sc.Gaussian(0.1), seed=1)
+    >>> bool((df.source.to_numpy() == local.sources).all())
+    True
 
     On a cluster, only the client changes::
 
@@ -253,6 +382,8 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
     if npartitions is not None and (not isinstance(npartitions, numbers.Integral)
                                     or isinstance(npartitions, bool) or npartitions < 1):
         raise ValueError(f"npartitions must be a positive integer, got {npartitions!r}")
+    if partition not in ("space", "index"):
+        raise ValueError(f"partition must be 'space' or 'index', got {partition!r}")
     if format is not None and output is None:
         raise ValueError(f"format={format!r} needs output=<directory>")
     fmt = "parquet" if format is None else format
@@ -273,34 +404,24 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
                               allowed=allowed)
 
     job = _plan(sources, targets, rule, kernel, **connect_options)
-    n = job.problem.n_drivers
-    total = getattr(job, "_total", None)
     weights = job.degrees if job.degrees is not None else (
-        np.bincount(total[0], minlength=n) if total is not None else None)
+        np.bincount(job._total[0], minlength=job.problem.n_drivers) if job._total is not None else None)
     if npartitions is None:
         threads = sum(client.nthreads().values()) if client is not None else 2
         expected = 0 if weights is None else int(np.sum(weights))
         npartitions = max(4 * max(1, threads), -(-expected // ROWS_PER_PARTITION))
-    bounds = partition_bounds(weights, n, npartitions)
-    ranges = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
-
-    shared = copy.copy(job)
-    slices = [None] * len(ranges)
-    if total is not None:  # global plan: each partition carries its own slice of it
-        shared._total = (total[0][:0], total[1][:0])
-        cuts = np.searchsorted(total[0], bounds)
-        slices = [(total[0][a:b], total[1][a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
+    ids, compiled = _parts(job, npartitions, partition)
     if client is not None:
-        handle = client.scatter(shared, broadcast=True, hash=False)
+        scatter = lambda x: client.scatter(x, hash=False)  # noqa: E731  one worker holds each partition
+        share = lambda x: client.scatter(x, broadcast=True, hash=False)  # noqa: E731
     else:
-        handle = dask.delayed(shared, pure=True)
-
+        scatter = share = lambda x: dask.delayed(x, pure=True)  # noqa: E731
     if output is None:
         import dask.dataframe as dd
 
         meta = _frame(job.result(0, 0), distance).iloc[:0]
-        parts = [dask.delayed(_block_frame, pure=True)(handle, lo, hi, s, distance)
-                 for (lo, hi), s in zip(ranges, slices)]
+        units = _units(job, ids, compiled, scatter, share)
+        parts = [dask.delayed(_block_frame, pure=True)(u, distance) for u in units]
         return dd.from_delayed(parts, meta=meta, verify_meta=False)
 
     if fmt == "parquet":
@@ -308,11 +429,11 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
     else:
         options.pop("edge_types", None)
     _check_options(job, fmt, options)
+    units = _units(job, ids, compiled, scatter, share)
     with atomic_path(output, directory=True) as tmp:
-        names = [part_name(i) if fmt == "parquet" else f"edges-{i:05d}.h5" for i in range(len(ranges))]
-        tasks = [dask.delayed(_block_file, pure=False)(handle, lo, hi, s, os.path.join(tmp, name), fmt, options,
-                                                       memory_limit)
-                 for (lo, hi), s, name in zip(ranges, slices, names)]
+        names = [part_name(i) if fmt == "parquet" else f"edges-{i:05d}.h5" for i in range(len(units))]
+        tasks = [dask.delayed(_block_file, pure=False)(u, os.path.join(tmp, name), fmt, options, memory_limit)
+                 for u, name in zip(units, names)]
         if client is not None:
             futures = client.compute(tasks)
             try:

@@ -106,6 +106,11 @@ class Grid:
         Cell of each driver.
     eps : float
         Padding that keeps cell-level bounds proven despite rounding.
+    B, S : (d,) int64
+        The cells held: a box of ``S`` cells per axis from grid coordinates
+        ``B`` (wrapping on periodic axes); ``start``, ``driver_cell`` and the
+        flat cell numbers count cells within the box. The whole grid has
+        ``B = 0`` and ``S = G``; :func:`box` cuts smaller ones.
     """
 
     lo: np.ndarray
@@ -117,10 +122,67 @@ class Grid:
     index: np.ndarray
     driver_cell: np.ndarray
     eps: float
+    B: np.ndarray = None
+    S: np.ndarray = None
+
+    def __post_init__(self):
+        if self.B is None:
+            self.B, self.S = np.zeros_like(self.G), self.G.copy()
 
     @property
     def n_cells(self) -> int:
-        return int(np.prod(self.G))
+        return int(np.prod(self.S))
+
+    def cell_coords(self, cells: np.ndarray) -> np.ndarray:
+        """Grid coordinates ``(n, d)`` of flat cell numbers of this box."""
+        coords = np.stack(np.unravel_index(np.asarray(cells, dtype=np.int64), tuple(self.S)), axis=1)
+        coords = coords + self.B
+        periodic = np.isfinite(self.periods)
+        return np.where(periodic, coords % self.G, coords)
+
+
+def box(grid: Grid, B: np.ndarray, S: np.ndarray, driver_coords: np.ndarray) -> Grid:
+    """The cells of the whole ``grid`` in the box ``B``, ``S``, with their partners.
+
+    Partners keep their cell order and their original indices (``index``),
+    so sampling over the box visits the same members in the same order as
+    over the whole grid. ``driver_coords`` are the grid coordinates of the
+    drivers that will use the box (each must lie in it).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> pb = SimpleNamespace(ndim=1, drivers=np.array([[0.0], [1.0]]), n_drivers=2, n_partners=4,
+    ...                      partners=np.array([[0.1], [0.3], [0.6], [0.8]]), periods=np.array([np.inf]))
+    >>> g = build_grid(pb, 0.5)
+    >>> g.G.tolist(), g.index.tolist()
+    ([2], [0, 1, 2, 3])
+    >>> b = box(g, np.array([1]), np.array([1]), np.array([[1]]))
+    >>> b.index.tolist(), b.start.tolist(), b.driver_cell.tolist()
+    ([2, 3], [0, 2], [0])
+    """
+    d = grid.G.size
+    assert np.all(grid.B == 0) and np.all(grid.S == grid.G), "cut boxes from the whole grid"
+    periodic = np.isfinite(grid.periods)
+    flat = np.zeros(1, dtype=np.int64)
+    for a in range(d):
+        axis = B[a] + np.arange(S[a], dtype=np.int64)
+        if periodic[a]:
+            axis %= grid.G[a]
+        flat = (flat[:, None] * grid.G[a] + axis[None, :]).ravel()
+    first = grid.start[flat]
+    counts = grid.start[flat + 1] - first
+    start = np.zeros(flat.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=start[1:])
+    rows = np.repeat(first - start[:-1], counts) + np.arange(start[-1], dtype=np.int64)
+    local = np.asarray(driver_coords, dtype=np.int64) - B
+    local = np.where(periodic, local % grid.G, local)
+    if local.size and (np.any(local < 0) or np.any(local >= S)):
+        raise ValueError("a driver lies outside the box")
+    cells = np.ravel_multi_index(tuple(local.T), tuple(S)) if local.size else np.empty(0, np.int64)
+    return Grid(lo=grid.lo, h=grid.h, G=grid.G, periods=grid.periods, start=start, pos=grid.pos[rows],
+                index=grid.index[rows], driver_cell=np.asarray(cells, dtype=np.int64), eps=grid.eps,
+                B=np.asarray(B, dtype=np.int64), S=np.asarray(S, dtype=np.int64))
 
 
 def cell_side(problem, profile: Profile) -> float:

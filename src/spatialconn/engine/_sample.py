@@ -51,10 +51,13 @@ def _disp(pos, m, xd, d, sign, periods):
 
 
 @njit(cache=True)
-def _cell_entries(c, G, start, offsets, mode, cls, esc, losc, iszero, exclude_self):
+def _cell_entries(c, G, B, S, start, offsets, mode, cls, esc, losc, iszero, exclude_self):
     """The window entries of driver cell ``c``.
 
-    Returns ``(n, lower mass, window total, dropped, max bound, e_start, e_count, e_idx, e_w)``;
+    Cells are numbered within a box of ``S`` cells per axis whose first cell
+    has grid coordinates ``B`` (the whole grid: ``B = 0``, ``S = G``); a
+    window cell outside the box holds no partner. Returns
+    ``(n, lower mass, window total, dropped, max bound, e_start, e_count, e_idx, e_w)``;
     the first ``n`` slots of the four arrays hold the entries.
     """
     d = G.size
@@ -66,8 +69,10 @@ def _cell_entries(c, G, start, offsets, mode, cls, esc, losc, iszero, exclude_se
     ca = np.empty(3, dtype=np.int64)
     rest = c
     for a in range(d - 1, -1, -1):
-        ca[a] = rest % G[a]
-        rest //= G[a]
+        ca[a] = rest % S[a] + B[a]
+        if mode[a] != 0:
+            ca[a] %= G[a]
+        rest //= S[a]
     n = 0
     low = 0.0
     total = 0
@@ -83,7 +88,13 @@ def _cell_entries(c, G, start, offsets, mode, cls, esc, losc, iszero, exclude_se
             elif j < 0 or j >= G[a]:
                 ok = False
                 break
-            flat = flat * G[a] + j
+            j -= B[a]
+            if mode[a] != 0:
+                j %= G[a]
+            if j < 0 or j >= S[a]:
+                ok = False
+                break
+            flat = flat * S[a] + j
         if not ok:
             continue
         cnt = start[flat + 1] - start[flat]
@@ -107,6 +118,65 @@ def _cell_entries(c, G, start, offsets, mode, cls, esc, losc, iszero, exclude_se
                 emax = esc[t]
         n += 1
     return n, low, total, drop, emax, e_start, e_count, e_idx, e_w
+
+
+@njit(cache=True)
+def _cell_window(c, G, B, S, start, offsets, mode, cls, esc, losc, iszero, exclude_self, n_total, dout,
+                 truncated):
+    """Entries of driver cell ``c`` and what the window checks need.
+
+    Returns ``(n, low, miss, outside, lomax, e_start, e_count, e_idx, e_w)``:
+    ``low`` a proven lower bound of the window's mass, ``miss`` a proven
+    upper bound of the mass it leaves out or drops, ``outside`` the part of
+    ``miss`` outside the window (all in units of ``exp(ref)``), ``lomax``
+    the largest lower bound of one candidate's weight. ``n_total`` counts
+    every partner of the problem, also those outside the box.
+    """
+    n, low, total, drop, emax, e_start, e_count, e_idx, e_w = _cell_entries(
+        c, G, B, S, start, offsets, mode, cls, esc, losc, iszero, exclude_self)
+    outside = (n_total - total) * dout if truncated else 0.0
+    miss = outside + drop * _EXP700
+    lomax = 0.0
+    for t in range(n):
+        if e_count[t] > (1 if (exclude_self and iszero[e_idx[t]]) else 0) and losc[e_idx[t]] > lomax:
+            lomax = losc[e_idx[t]]
+    return n, low, miss, outside, lomax, e_start, e_count, e_idx, e_w
+
+
+@njit(cache=True, inline="always")
+def _window_ok(k, has_table, miss, low):
+    """Whether ``k`` i.i.d. draws from the window stay within ``TOL`` of exact, jointly.
+
+    Each draw leaves out at most ``miss / low`` of the driver's mass, so
+    ``k * miss <= TOL * low`` bounds the total variation of the ``k`` draws.
+    """
+    return has_table and (miss == 0.0 or (low > 0.0 and k * miss <= TOL * low))
+
+
+@njit(cache=True)
+def _window_ok_distinct(ok, k, n, e_count, e_idx, iszero, esc, exclude_self, miss, low, lomax):
+    """:func:`_window_ok` for ``k`` draws without repeats.
+
+    The members left after any ``k`` are taken keep at least ``low`` less
+    the ``k`` largest member bounds (the entries are sorted by decreasing
+    bound) and less ``k`` times the largest single lower bound.
+    """
+    if not ok:
+        return False
+    if miss == 0.0:
+        return True
+    heavy = 0.0
+    need = k
+    for t in range(n):
+        cnt = e_count[t] - (1 if (exclude_self and iszero[e_idx[t]]) else 0)
+        take = cnt if cnt < need else need
+        heavy += take * esc[e_idx[t]]
+        need -= take
+        if need == 0:
+            break
+    if need > 0:
+        heavy = np.inf
+    return k * miss <= TOL * (low - min(heavy, k * lomax))
 
 
 @njit(cache=True)
@@ -401,42 +471,34 @@ def _window_race(st, i, xd, d, k, have, rs, rc, rb, nr, outside, proven, pos, in
 
 
 @njit(cache=True, parallel=True)
-def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, drivers, pos, index, start, G, periods,
-                 sign, exclude_self, kp, mp, offsets, mode, cls, up, esc, losc, iszero, dout, truncated,
-                 ref, multapses, key0, key1, stream, out_drv, out_par):
+def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, ids, drivers, pos, index, start, G, B, S,
+                 periods, sign, exclude_self, kp, mp, offsets, mode, cls, up, esc, losc, iszero, dout,
+                 truncated, n_total, complete, ref, multapses, key0, key1, stream, out_drv, out_par, status):
     """Sample ``degrees[i - first]`` partners for every driver in the listed cells.
 
-    Writes driver ``i``'s partners (original indices) at ``outoff[i - first]``.
+    Driver ``i`` (a row of ``drivers``) is ``ids[i - first]`` in the whole
+    problem: its stream, self-exclusion and output use that id. Writes its
+    partners (original indices ``index[m]``) at ``outoff[i - first]``.
+    Without ``complete`` (``pos`` holds only the partners of a box around
+    the drivers' windows), a driver that would need every partner of the
+    problem is not sampled and ``status[0]`` is set to 1.
     """
     d = G.size
     n_p = pos.shape[0]
     for ci in prange(cells.size):
         c = cells[ci]
-        n, low, total, drop, emax, e_start, e_count, e_idx, e_w = _cell_entries(
-            c, G, start, offsets, mode, cls, esc, losc, iszero, exclude_self)
+        n, low, miss, outside, lomax, e_start, e_count, e_idx, e_w = _cell_window(
+            c, G, B, S, start, offsets, mode, cls, esc, losc, iszero, exclude_self, n_total, dout, truncated)
         prob = np.empty(max(n, 1))
         alias = np.empty(max(n, 1), dtype=np.int64)
         has_table = _alias(e_w, n, prob, alias)
-        outside = (n_p - total) * dout if truncated else 0.0
-        miss = outside + drop * _EXP700
-        # the window is exact when nothing is left out, else it must leave out < TOL of a proven mass
-        # per draw; scaled by the cell's largest degree so that each driver's k draws jointly stay
-        # within k * TOL / kmax <= TOL in total variation
-        kmax = 1
-        for r in range(cptr[ci], cptr[ci + 1]):
-            kmax = max(kmax, degrees[cmembers[r] - first])
-        ok = has_table and (miss == 0.0 or (low > 0.0 and kmax * miss <= TOL * low))
         sumw = 0.0
         wcount = 0
         for t in range(n):
             sumw += e_w[t]
             wcount += e_count[t]
         # low / sumw is a proven acceptance rate (0 when unknown, e.g. no cell wholly inside a mask)
-        rejection = ok and (low == 0.0 or low >= MIN_ACCEPT * sumw)
-        lomax = 0.0  # largest lower bound of a single candidate's weight
-        for t in range(n):
-            if e_count[t] > (1 if (exclude_self and iszero[e_idx[t]]) else 0) and losc[e_idx[t]] > lomax:
-                lomax = losc[e_idx[t]]
+        fast_enough = low == 0.0 or low >= MIN_ACCEPT * sumw
         # proven bound of each entry's mass (units of exp(ref)), for the race's stopping rule
         e_b = np.empty(max(n, 1))
         for t in range(n):
@@ -448,20 +510,24 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, drivers, pos, in
         xd = np.empty(d)
         for r in range(cptr[ci], cptr[ci + 1]):
             i = cmembers[r]
+            gi = ids[i - first]
             k = degrees[i - first]
             if k == 0:
                 continue
             o = outoff[i - first]
             for j in range(k):
-                out_drv[o + j] = i
+                out_drv[o + j] = gi
             for a in range(d):
                 xd[a] = drivers[i, a]
-            seed(st, key0, key1, i, stream)
+            seed(st, key0, key1, gi, stream)
+            # the window is exact when nothing is left out, else it must leave out < TOL of a
+            # proven mass over the driver's k draws jointly
+            ok = _window_ok(k, has_table, miss, low)
             if multapses:
                 done = 0
-                if rejection:
+                if ok and fast_enough:
                     while done < k:
-                        m = _draw_one(st, i, xd, d, n, prob, alias, e_start, e_count, e_idx,
+                        m = _draw_one(st, gi, xd, d, n, prob, alias, e_start, e_count, e_idx,
                                       up, pos, index, sign, periods, exclude_self, kp, mp)
                         if m < 0:
                             break
@@ -469,30 +535,19 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, drivers, pos, in
                         done += 1
                 if done < k:
                     if ok or not truncated:
-                        _dense_multi(st, i, xd, d, k - done, e_start, e_count, n, pos, index, sign, periods,
+                        _dense_multi(st, gi, xd, d, k - done, e_start, e_count, n, pos, index, sign, periods,
+                                     exclude_self, kp, mp, out_par, o + done)
+                    elif complete:
+                        _dense_multi(st, gi, xd, d, k - done, all_s, all_c, 1, pos, index, sign, periods,
                                      exclude_self, kp, mp, out_par, o + done)
                     else:
-                        _dense_multi(st, i, xd, d, k - done, all_s, all_c, 1, pos, index, sign, periods,
-                                     exclude_self, kp, mp, out_par, o + done)
+                        status[0] = 1
+                        continue
                     for j in range(done, k):
                         out_par[o + j] = index[out_par[o + j]]
                 continue
             # without multapses: successive sampling
-            # proven bound of the mass of any k candidates: the k largest member bounds
-            # (the offset table, hence the entries, are sorted by decreasing bound)
-            heavy = 0.0
-            need = k
-            for t in range(n):
-                cnt = e_count[t] - (1 if (exclude_self and iszero[e_idx[t]]) else 0)
-                take = cnt if cnt < need else need
-                heavy += take * esc[e_idx[t]]
-                need -= take
-                if need == 0:
-                    break
-            if need > 0:
-                heavy = np.inf
-            # the members left after any k are taken keep at least low - (their k lower bounds)
-            ok2 = ok and (miss == 0.0 or k * miss <= TOL * (low - min(heavy, k * lomax)))
+            ok2 = _window_ok_distinct(ok, k, n, e_count, e_idx, iszero, esc, exclude_self, miss, low, lomax)
             table = np.empty(0, dtype=np.int64)
             if k > LINEAR_SET:
                 size = 1
@@ -500,10 +555,10 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, drivers, pos, in
                     size *= 2
                 table = np.full(size, -1, dtype=np.int64)
             have = 0
-            if rejection and ok2 and 2 * k <= wcount:
+            if ok2 and fast_enough and 2 * k <= wcount:
                 repeats = 0
                 while have < k and repeats <= 2 * k + REPEAT_SLACK:
-                    m = _draw_one(st, i, xd, d, n, prob, alias, e_start, e_count, e_idx,
+                    m = _draw_one(st, gi, xd, d, n, prob, alias, e_start, e_count, e_idx,
                                   up, pos, index, sign, periods, exclude_self, kp, mp)
                     if m < 0:
                         break
@@ -523,18 +578,47 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, drivers, pos, in
             if have < k:
                 done = False
                 if n > 0:  # a prefix of the window, checked with the actual weights
-                    done = _window_race(st, i, xd, d, k, have, e_start, e_count, e_b, n, outside,
+                    done = _window_race(st, gi, xd, d, k, have, e_start, e_count, e_b, n, outside,
                                         ok2 or not truncated, pos, index, sign, periods, exclude_self, kp, mp,
                                         ref, out_par, o, table)
                 if not done:  # last resort: every partner
-                    _window_race(st, i, xd, d, k, have, all_s, all_c, all_b, 1, 0.0, True, pos, index, sign,
+                    if not complete:
+                        status[0] = 1
+                        continue
+                    _window_race(st, gi, xd, d, k, have, all_s, all_c, all_b, 1, 0.0, True, pos, index, sign,
                                  periods, exclude_self, kp, mp, ref, out_par, o, table)
             for j in range(k):  # sorted positions -> partner indices
                 out_par[o + j] = index[out_par[o + j]]
 
 
 @njit(cache=True, parallel=True)
-def candidate_counts(cells, cptr, cmembers, first, drivers, pos, index, start, G, periods, sign,
+def needs_every_partner(cells, cptr, cmembers, degrees, first, G, B, S, start, offsets, mode, cls, esc, losc,
+                        iszero, exclude_self, dout, truncated, n_total, multapses, out):
+    """Whether :func:`fixed_degree` may look beyond driver ``i``'s window (``out[i - first]``).
+
+    It may only when the window is truncated and its checks fail (the
+    driver is then sampled exactly over all partners); a box of partners
+    around the windows then does not suffice. Conservative: True also
+    where the exact race over the window alone could still succeed.
+    """
+    for ci in prange(cells.size):
+        c = cells[ci]
+        n, low, miss, outside, lomax, e_start, e_count, e_idx, e_w = _cell_window(
+            c, G, B, S, start, offsets, mode, cls, esc, losc, iszero, exclude_self, n_total, dout, truncated)
+        sumw = 0.0
+        for t in range(n):
+            sumw += e_w[t]
+        for r in range(cptr[ci], cptr[ci + 1]):
+            i = cmembers[r]
+            k = degrees[i - first]
+            ok = _window_ok(k, sumw > 0.0, miss, low)
+            if not multapses:
+                ok = _window_ok_distinct(ok, k, n, e_count, e_idx, iszero, esc, exclude_self, miss, low, lomax)
+            out[i - first] = truncated and k > 0 and not ok
+
+
+@njit(cache=True, parallel=True)
+def candidate_counts(cells, cptr, cmembers, first, drivers, pos, index, start, G, B, S, periods, sign,
                      exclude_self, kp, mp, offsets, mode, cls, lower, iszero, truncated, out):
     """Exact number of partners with ``w > 0`` for each listed driver (``out[i - first]``)."""
     d = G.size
@@ -544,7 +628,7 @@ def candidate_counts(cells, cptr, cmembers, first, drivers, pos, index, start, G
         c = cells[ci]
         dummy = np.zeros(W)
         n, low, total, drop, emax, e_start, e_count, e_idx, e_w = _cell_entries(
-            c, G, start, offsets, mode, cls, dummy, dummy, iszero, exclude_self)
+            c, G, B, S, start, offsets, mode, cls, dummy, dummy, iszero, exclude_self)
         xd = np.empty(d)
         for r in range(cptr[ci], cptr[ci + 1]):
             i = cmembers[r]
@@ -598,7 +682,7 @@ def _logsumexp_ranges(i, xd, d, rs, rc, nr, pos, index, sign, periods, exclude_s
 
 
 @njit(cache=True, parallel=True)
-def row_log_totals(cells, cptr, cmembers, first, drivers, pos, index, start, G, periods, sign,
+def row_log_totals(cells, cptr, cmembers, first, drivers, pos, index, start, G, B, S, periods, sign,
                    exclude_self, kp, mp, offsets, mode, cls, up, iszero, log_out, truncated, out):
     """``log Σ_j w_ij`` for each listed driver; exact to ~1e-13 relative."""
     d = G.size
@@ -608,7 +692,7 @@ def row_log_totals(cells, cptr, cmembers, first, drivers, pos, index, start, G, 
         c = cells[ci]
         dummy = np.zeros(W)
         n, low, total, drop, emax, e_start, e_count, e_idx, e_w = _cell_entries(
-            c, G, start, offsets, mode, cls, dummy, dummy, iszero, exclude_self)
+            c, G, B, S, start, offsets, mode, cls, dummy, dummy, iszero, exclude_self)
         ref = -np.inf
         for t in range(n):
             if up[e_idx[t]] > ref:
@@ -675,12 +759,13 @@ def _bernoulli_driver(st, i, xd, d, p, nb, band_lo, band_hi, band_p, cum, srt_st
 
 
 @njit(cache=True, parallel=True)
-def bernoulli(cells, cptr, cmembers, first, drivers, pos, index, start, G, periods, sign, exclude_self,
+def bernoulli(cells, cptr, cmembers, first, ids, drivers, pos, index, start, G, B, S, periods, sign, exclude_self,
               kp, mp, offsets, mode, cls, up, iszero, p, key0, key1, stream, counts, outoff,
               out_drv, out_par, write):
     """Pairwise Bernoulli per driver (banded geometric skipping against proven bounds).
 
     Call once with ``write=False`` to fill ``counts``, then with ``write=True``.
+    Driver ``i`` is ``ids[i - first]`` in the whole problem (its stream, self-exclusion and output).
     """
     d = G.size
     W = offsets.shape[0]
@@ -688,7 +773,7 @@ def bernoulli(cells, cptr, cmembers, first, drivers, pos, index, start, G, perio
         c = cells[ci]
         dummy = np.zeros(W)
         n, low, total, drop, emax, e_start, e_count, e_idx, e_w = _cell_entries(
-            c, G, start, offsets, mode, cls, dummy, dummy, iszero, exclude_self)
+            c, G, B, S, start, offsets, mode, cls, dummy, dummy, iszero, exclude_self)
         # the offset table is sorted by decreasing bound, so the entries are too
         srt_start = np.empty(n, dtype=np.int64)
         cum = np.zeros(n + 1, dtype=np.int64)
@@ -713,15 +798,16 @@ def bernoulli(cells, cptr, cmembers, first, drivers, pos, index, start, G, perio
         xd = np.empty(d)
         for r in range(cptr[ci], cptr[ci + 1]):
             i = cmembers[r]
+            gi = ids[i - first]
             for a in range(d):
                 xd[a] = drivers[i, a]
-            seed(st, key0, key1, i, stream)
+            seed(st, key0, key1, gi, stream)
             o = outoff[i - first] if write else 0
-            got = _bernoulli_driver(st, i, xd, d, p, nb, band_lo, band_hi, band_p, cum, srt_start, pos, index,
+            got = _bernoulli_driver(st, gi, xd, d, p, nb, band_lo, band_hi, band_p, cum, srt_start, pos, index,
                                     sign, periods, exclude_self, kp, mp, out_par, o, write)
             if write:
                 for j in range(got):
-                    out_drv[o + j] = i
+                    out_drv[o + j] = gi
             else:
                 counts[i - first] = got
 

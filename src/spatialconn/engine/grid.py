@@ -52,7 +52,7 @@ import numpy as np
 from ..problem import Problem
 from ..rng import global_generator
 from . import _sample
-from ._index import Grid, OffsetTable, build_grid, cell_side, offset_table
+from ._index import Grid, OffsetTable, box, build_grid, cell_side, offset_table
 from ._kernels_nb import Profile, encodable, encodable_mask, encode_mask
 
 #: stream tags of this engine's per-driver generators
@@ -73,7 +73,15 @@ def _delegate(name):
 
 
 class _Plan:
-    """Grid, encoded kernel and offset tables of one problem (cached per problem object)."""
+    """Grid, encoded kernel and offset tables of one problem (cached per problem object).
+
+    It is also the *view* the compiled loops read: the drivers (with their
+    ids in the problem, ``None`` for ``0..N_d``), the grid of partners and
+    the problem's constants. A :class:`Piece` is a view of some drivers only.
+    """
+
+    complete = True
+    ids = None
 
     def __init__(self, problem: Problem):
         d = problem.ndim
@@ -82,6 +90,9 @@ class _Plan:
         self.mp = encode_mask(problem.mask, d)
         self.grid: Grid = build_grid(problem, cell_side(problem, self.profile))
         self.problem_ref = weakref.ref(problem)
+        self.drivers = np.ascontiguousarray(problem.drivers)
+        self.sign, self.exclude_self = float(problem.sign), bool(problem.exclude_self)
+        self.key, self.n_partners = problem.key, problem.n_partners
         self._tables = {}
 
     def table(self, problem: Problem, level_key=None):
@@ -131,15 +142,27 @@ def _plan(problem: Problem) -> _Plan:
     return plan
 
 
-def _key(problem):
-    return np.uint64(problem.key[0]), np.uint64(problem.key[1])
+def _key(view):
+    return np.uint64(view.key[0]), np.uint64(view.key[1])
 
 
-def _common(problem: Problem, plan: _Plan, start: int, stop: int):
-    g = plan.grid
+def _ids(view, start: int, stop: int) -> np.ndarray:
+    if view.ids is None:
+        return np.arange(start, stop, dtype=np.int64)
+    return view.ids[start:stop]
+
+
+def _head(view, start: int, stop: int):
+    """Driver cells of drivers ``start:stop`` of ``view`` and the arrays every loop reads."""
+    g = view.grid
     cells, ptr, members = _sample.group_drivers(g.driver_cell, start, stop, g.n_cells)
-    return (cells, ptr, members, start, np.ascontiguousarray(problem.drivers), g.pos, g.index, g.start, g.G,
-            g.periods, float(problem.sign), bool(problem.exclude_self), plan.kp, plan.mp)
+    return cells, ptr, members, start
+
+
+def _tail(view):
+    g = view.grid
+    return (view.drivers, g.pos, g.index, g.start, g.G, g.B, g.S, g.periods, view.sign, view.exclude_self,
+            view.kp, view.mp)
 
 
 def _index_dtype(problem):
@@ -155,7 +178,7 @@ def candidate_counts(problem: Problem) -> np.ndarray:
         return out
     plan = _plan(problem)
     tab, iszero, dout, truncated = plan.table(problem)
-    _sample.candidate_counts(*_common(problem, plan, 0, problem.n_drivers), tab.offsets, tab.mode, tab.cls,
+    _sample.candidate_counts(*_head(plan, 0, problem.n_drivers), *_tail(plan), tab.offsets, tab.mode, tab.cls,
                              tab.lower, iszero, truncated, out)
     return out
 
@@ -169,14 +192,13 @@ def row_log_totals(problem: Problem) -> np.ndarray:
         return out
     plan = _plan(problem)
     tab, iszero, dout, truncated = plan.table(problem)
-    _sample.row_log_totals(*_common(problem, plan, 0, problem.n_drivers), tab.offsets, tab.mode, tab.cls,
+    _sample.row_log_totals(*_head(plan, 0, problem.n_drivers), *_tail(plan), tab.offsets, tab.mode, tab.cls,
                            tab.upper, iszero, tab.log_out, truncated, out)
     return out
 
 
-def _fixed(problem: Problem, degrees: np.ndarray, multapses: bool, start: int, stop: int, stream: int):
-    """Sorted-by-driver ``(driver, partner)`` arrays; partners of a driver in draw order."""
-    dtype = _index_dtype(problem)
+def _fixed(view, table, degrees: np.ndarray, multapses: bool, start: int, stop: int, stream: int, dtype):
+    """Sorted-by-driver ``(driver id, partner)`` arrays of ``view``'s drivers ``start:stop``."""
     deg = np.ascontiguousarray(degrees[start:stop], dtype=np.int64)
     total = int(deg.sum())
     if total == 0:
@@ -185,21 +207,18 @@ def _fixed(problem: Problem, degrees: np.ndarray, multapses: bool, start: int, s
     np.cumsum(deg[:-1], out=outoff[1:])
     out_drv = np.empty(total, dtype)
     out_par = np.empty(total, dtype)
-    plan = _plan(problem)
-    tab, iszero, dout, truncated = plan.table(problem)
-    k0, k1 = _key(problem)
-    _sample.fixed_degree(*_common(problem, plan, start, stop)[:3], deg, outoff, start,
-                         *_common_tail(problem, plan), tab.offsets, tab.mode, tab.cls, tab.upper,
-                         tab.scaled_upper, tab.scaled_lower, iszero, dout, truncated, float(tab.ref),
-                         bool(multapses),
-                         k0, k1, np.uint64(stream), out_drv, out_par)
+    status = np.zeros(1, dtype=np.int64)
+    tab, iszero, dout, truncated = table
+    k0, k1 = _key(view)
+    cells, ptr, members, first = _head(view, start, stop)
+    _sample.fixed_degree(cells, ptr, members, deg, outoff, first, _ids(view, start, stop), *_tail(view),
+                         tab.offsets, tab.mode, tab.cls, tab.upper, tab.scaled_upper, tab.scaled_lower, iszero,
+                         dout, truncated, int(view.n_partners), bool(view.complete), float(tab.ref),
+                         bool(multapses), k0, k1, np.uint64(stream), out_drv, out_par, status)
+    if status[0]:
+        raise RuntimeError("a driver needed partners outside its piece's box; the piece was cut wrongly "
+                           "(please report this as a bug)")
     return out_drv, out_par
-
-
-def _common_tail(problem, plan):
-    g = plan.grid
-    return (np.ascontiguousarray(problem.drivers), g.pos, g.index, g.start, g.G, g.periods,
-            float(problem.sign), bool(problem.exclude_self), plan.kp, plan.mp)
 
 
 def fixed_degree(problem: Problem, degrees: np.ndarray, multapses: bool, start: int = 0, stop=None):
@@ -212,7 +231,9 @@ def fixed_degree(problem: Problem, degrees: np.ndarray, multapses: bool, start: 
     if not native(problem):
         return _delegate('fixed_degree')(problem, degrees, multapses, start, stop)
     stop = problem.n_drivers if stop is None else stop
-    return _fixed(problem, np.asarray(degrees), multapses, start, stop, STREAM_DEGREE)
+    plan = _plan(problem)
+    return _fixed(plan, plan.table(problem), np.asarray(degrees), multapses, start, stop, STREAM_DEGREE,
+                  _index_dtype(problem))
 
 
 def total_without_multapses(problem: Problem, n: int, row_log_norm):
@@ -245,7 +266,8 @@ def total_without_multapses(problem: Problem, n: int, row_log_norm):
         u = global_generator(problem.key).random(M)
         drv = np.searchsorted(cdf, u * cdf[-1], side="right").clip(0, n_d - 1)
         counts = np.bincount(drv, minlength=n_d).astype(np.int64)
-        d_out, p_out = _fixed(problem, counts, True, 0, n_d, STREAM_TOTAL)
+        plan = _plan(problem)
+        d_out, p_out = _fixed(plan, plan.table(problem), counts, True, 0, n_d, STREAM_TOTAL, dtype)
         order = np.argsort(drv, kind="stable")
         offs = np.zeros(n_d + 1, dtype=np.int64)
         np.cumsum(counts, out=offs[1:])
@@ -271,13 +293,16 @@ def bernoulli(problem: Problem, p: float, start: int = 0, stop=None):
     if not native(problem):
         return _delegate('bernoulli')(problem, p, start, stop)
     stop = problem.n_drivers if stop is None else stop
-    dtype = _index_dtype(problem)
-    if p == 0 or stop <= start or problem.n_partners == 0:
-        return np.empty(0, dtype), np.empty(0, dtype)
     plan = _plan(problem)
-    tab, iszero, dout, truncated = plan.table(problem, float(p))
-    k0, k1 = _key(problem)
-    head = _common(problem, plan, start, stop)
+    return _bernoulli(plan, plan.table(problem, float(p)), p, start, stop, _index_dtype(problem))
+
+
+def _bernoulli(view, table, p: float, start: int, stop: int, dtype):
+    if p == 0 or stop <= start or view.grid.pos.shape[0] == 0:
+        return np.empty(0, dtype), np.empty(0, dtype)
+    tab, iszero, dout, truncated = table
+    k0, k1 = _key(view)
+    head = (*_head(view, start, stop), _ids(view, start, stop), *_tail(view))
     counts = np.zeros(stop - start, dtype=np.int64)
     args = (tab.offsets, tab.mode, tab.cls, tab.upper, iszero, float(p), k0, k1, np.uint64(STREAM_DEGREE))
     dummy = np.empty(0, dtype)
@@ -289,3 +314,116 @@ def bernoulli(problem: Problem, p: float, start: int = 0, stop=None):
     out_par = np.empty(total, dtype)
     _sample.bernoulli(*head, *args, counts, outoff, out_drv, out_par, True)
     return out_drv, out_par
+
+
+class Piece:
+    """Some drivers of a problem with only the partners their windows can reach.
+
+    Sampling a piece gives, for its drivers, exactly (bit for bit) what the
+    whole problem gives: the grid is a box cut from the whole problem's
+    grid (same cells, same members in the same order, original partner
+    indices), the offset tables are the whole problem's, and the random
+    streams are keyed by the drivers' ids in the problem. Built by
+    :func:`pieces`; picklable, so it can travel alone to a Dask worker.
+
+    Attributes
+    ----------
+    drivers : (n, d) float64
+        Positions of the piece's drivers.
+    ids : (n,) int64
+        Their indices in the problem, ascending.
+    grid : Grid
+        The box of cells (``grid.index`` holds original partner indices).
+    complete : bool
+        The box is the whole grid (needed when a driver's window cannot be
+        proven sufficient, e.g. a Gaussian driver far from every partner).
+    """
+
+    def __init__(self, plan: _Plan, table, ids: np.ndarray, grid: Grid, complete: bool):
+        self.drivers = plan.drivers[ids]
+        self.ids = ids
+        self.grid = grid
+        self.complete = complete
+        self.table = table
+        self.kp, self.mp = plan.kp, plan.mp
+        self.sign, self.exclude_self, self.key, self.n_partners = (plan.sign, plan.exclude_self, plan.key,
+                                                                   plan.n_partners)
+
+    @property
+    def n_drivers(self) -> int:
+        return self.ids.size
+
+    def partner_rows(self, partners: np.ndarray) -> np.ndarray:
+        """Rows of ``grid.pos`` holding the given original partner indices."""
+        order = getattr(self, "_order", None)
+        if order is None:
+            order = self._order = np.argsort(self.grid.index, kind="stable")
+        return order[np.searchsorted(self.grid.index, partners, sorter=order)]
+
+    def fixed_degree(self, degrees: np.ndarray, multapses: bool, start: int = 0, stop=None):
+        """:func:`fixed_degree` for drivers ``start:stop`` of the piece (``degrees`` per piece driver)."""
+        stop = self.n_drivers if stop is None else stop
+        return _fixed(self, self.table, np.asarray(degrees), multapses, start, stop, STREAM_DEGREE, np.int64)
+
+    def bernoulli(self, p: float, start: int = 0, stop=None):
+        """:func:`bernoulli` for drivers ``start:stop`` of the piece."""
+        stop = self.n_drivers if stop is None else stop
+        return _bernoulli(self, self.table, p, start, stop, np.int64)
+
+
+def pieces(problem: Problem, parts: list, *, degrees=None, multapses: bool = True, p=None) -> list:
+    """Cut ``problem`` into :class:`Piece` objects, one per array of driver indices in ``parts``.
+
+    ``degrees`` (fixed-degree rules) or ``p`` (Bernoulli) select the offset
+    table the sampling will use. Each piece's box spans its drivers' cells
+    grown by the table's window; a piece holding a driver whose window is
+    not provably sufficient gets the whole grid.
+
+    Examples
+    --------
+    >>> import numpy as np, spatialconn as sc
+    >>> from spatialconn.connect import _plan as plan
+    >>> pos = np.random.default_rng(0).random((2000, 2))
+    >>> job = plan(pos, rule=sc.FixedOutDegree(5), kernel=sc.Gaussian(0.02), seed=1)
+    >>> a, b = pieces(job.problem, [np.arange(0, 2000, 2), np.nonzero(pos[:, 0] < 0.2)[0]], degrees=job.degrees)
+    >>> a.grid.pos.shape[0], b.grid.pos.shape[0] < 1000  # all partners; those within 0.2 + reach
+    (2000, True)
+    >>> d, t = b.fixed_degree(job.degrees[b.ids], True)
+    >>> whole = job.result(0, 2000)
+    >>> bool(np.array_equal(t, whole.targets[np.isin(whole.sources, b.ids)]))
+    True
+    """
+    if not native(problem):
+        raise ValueError("only problems the grid engine runs compiled can be cut into pieces")
+    plan = _plan(problem)
+    table = plan.table(problem, None if p is None else float(p))
+    tab, iszero, dout, truncated = table
+    g = plan.grid
+    coords = g.cell_coords(g.driver_cell)
+    needs_all = np.zeros(problem.n_drivers, dtype=bool)
+    if truncated and degrees is not None and problem.n_drivers and problem.n_partners:
+        if not multapses and not problem.positive_everywhere:
+            needs_all[:] = True  # zero weights inside a window: the race may run out of candidates
+        else:
+            cells, ptr, members, first = _head(plan, 0, problem.n_drivers)
+            _sample.needs_every_partner(cells, ptr, members, np.ascontiguousarray(degrees, dtype=np.int64),
+                                        first, g.G, g.B, g.S, g.start, tab.offsets, tab.mode, tab.cls,
+                                        tab.scaled_upper, tab.scaled_lower, iszero, plan.exclude_self, dout,
+                                        truncated, int(problem.n_partners), bool(multapses), needs_all)
+    reach = np.abs(tab.offsets).max(axis=0) if tab.offsets.size else np.zeros(problem.ndim, dtype=np.int64)
+    out = []
+    for ids in parts:
+        ids = np.asarray(ids, dtype=np.int64)
+        c = coords[ids]
+        complete = bool(needs_all[ids].any())
+        B, S = np.zeros_like(g.G), g.G.copy()
+        if ids.size and not complete:
+            lo, hi = c.min(axis=0) - reach, c.max(axis=0) + reach
+            for a in range(problem.ndim):
+                if tab.mode[a] == 0:
+                    lo[a], hi[a] = max(lo[a], 0), min(hi[a], g.G[a] - 1)
+                if tab.mode[a] != 2 and hi[a] - lo[a] + 1 < g.G[a]:
+                    B[a], S[a] = lo[a] % g.G[a], hi[a] - lo[a] + 1
+            complete = bool(np.all(S == g.G))
+        out.append(Piece(plan, table, ids, box(g, B, S, c), complete))
+    return out
