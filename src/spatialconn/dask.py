@@ -39,7 +39,7 @@ import os
 
 import numpy as np
 
-__all__ = ["connect", "partition_bounds", "partition_space", "partners_within_reach"]
+__all__ = ["connect", "partition_bounds", "partition_space"]
 
 #: target synapses per partition when npartitions is not given (≈ 160 MB as a dataframe)
 ROWS_PER_PARTITION = 10_000_000
