@@ -58,13 +58,17 @@ def main(argv=None):
 
     job = _plan(pos, **kw)
     out["all_positions_bytes"] = len(pickle.dumps(job))
-    for how in ("space", "index"):
+    for how in ("space", "index"):  # neurons in random order: index ranges need every partner
         t = time.perf_counter()
         ids, compiled = scd._parts(job, a.partitions, how)
         units = scd._units(job, ids, compiled, lambda x: x, lambda x: x)
         out[f"{how}_cut_s"] = round(time.perf_counter() - t, 3)
-        held = np.array([u.problem.n_partners for u in units]) / a.n
-        size = np.array([len(pickle.dumps(u)) for u in units])
+        pieces = [u for u in units if not isinstance(u, tuple)]  # tuples share the whole job
+        out[f"{how}_tasks_sharing_the_whole_job"] = len(units) - len(pieces)
+        if not pieces:
+            continue
+        held = np.array([u.problem.n_partners for u in pieces]) / a.n
+        size = np.array([len(pickle.dumps(u)) for u in pieces])
         out[f"{how}_partners_held_fraction_mean_max"] = [round(float(held.mean()), 4), round(float(held.max()), 4)]
         out[f"{how}_task_bytes_mean_max"] = [int(size.mean()), int(size.max())]
         del units
@@ -72,7 +76,7 @@ def main(argv=None):
     tmp = tempfile.mkdtemp(prefix="spatialconn-dask-")
     try:
         t = time.perf_counter()
-        connect_to_file(pos, path=os.path.join(tmp, "local.parquet"), **kw)
+        connect_to_file(os.path.join(tmp, "local.parquet"), pos, **kw)
         out["local_s"] = round(time.perf_counter() - t, 2)
         with LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True, dashboard_address=None,
                           silence_logs=40) as cluster, Client(cluster) as client:

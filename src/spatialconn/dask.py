@@ -249,12 +249,23 @@ def _units(job, ids: list, compiled: bool, scatter, share):
 
     if job._total is not None:
         return [scatter(_Part(job, i)) for i in ids]
-    if compiled:
-        p = float(job.rule.p) if job.degrees is None else None
-        pieces = grid.pieces(job.problem, ids, degrees=job.degrees, multapses=job.multapses, p=p)
-        return [scatter(_Part(job, i, piece)) for i, piece in zip(ids, pieces)]
-    whole = share(job)
-    return [(whole, int(i[0]) if i.size else 0, int(i[-1]) + 1 if i.size else 0) for i in ids]
+    whole = []
+
+    def shared_range(i):  # the whole job, sent once per worker
+        if not whole:
+            whole.append(share(job))
+        return whole[0], int(i[0]) if i.size else 0, int(i[-1]) + 1 if i.size else 0
+
+    if not compiled:
+        return [shared_range(i) for i in ids]
+    p = float(job.rule.p) if job.degrees is None else None
+    units = []
+    for i, piece in zip(ids, grid.pieces(job.problem, ids, degrees=job.degrees, multapses=job.multapses, p=p)):
+        if piece.complete and (i.size == 0 or i[-1] - i[0] + 1 == i.size):
+            units.append(shared_range(i))  # an index range that needs every partner: share the job
+        else:
+            units.append(scatter(_Part(job, i, piece)))
+    return units
 
 
 def _cancel_and_wait(client, futures, timeout: float = 60.0) -> None:
