@@ -230,6 +230,24 @@ def test_far_partners_in_a_crowd(engine):
     assert p > ALPHA
 
 
+@pytest.mark.parametrize("multapses", [True, False])
+def test_sparse_partners_far_apart_in_kernel_units(engine, multapses):
+    """Fewer than one partner per σ² (cells several σ wide): exact sets and frequencies."""
+    sigma, n_drivers = 0.4, 20000
+    partners = np.random.default_rng(8).random((9, 2)) * 3.0
+    drivers = np.full((n_drivers, 2), 1.5)
+    k = 200 if multapses else 3
+    conn = sc.connect(drivers, partners, rule=sc.FixedOutDegree(k), kernel=sc.Gaussian(sigma),
+                      multapses=multapses, seed=4, engine=engine)
+    lw = log_gauss(_norm(partners - 1.5), sigma)
+    w = np.exp(lw - lw.max())
+    if multapses:
+        p = chi2_pvalue(np.bincount(conn.targets, minlength=9), n_drivers * k * w / w.sum())
+    else:
+        p = subset_pvalue(np.split(conn.targets, np.arange(k, len(conn), k)), successive_subset_probs(w, k))
+    assert p > ALPHA
+
+
 # --------------------------------------------------------------------------
 # Fixed total number.
 # --------------------------------------------------------------------------

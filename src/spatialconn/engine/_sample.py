@@ -359,6 +359,77 @@ def _sift_up_max(hk, hm, j):
         j = p
 
 
+@njit(cache=True, inline="always")
+def _heaviest_push(tw, tdummy, tn, rest, w, k):
+    """Keep the ``k`` heaviest weights seen (negated max-heap ``tw``); ``rest`` sums all others.
+
+    Summing the others directly (not as total minus the heaviest) keeps
+    ``rest`` accurate when it is far below the heaviest weights.
+    """
+    if tn < k:
+        tw[tn] = -w
+        tdummy[tn] = 0
+        _sift_up_max(tw, tdummy, tn)
+        return tn + 1, rest
+    if w > -tw[0]:
+        rest -= tw[0]
+        tw[0] = -w
+        _sift_down_max(tw, tdummy, tn, 0)
+        return tn, rest
+    return tn, rest + w
+
+
+@njit(cache=True, inline="always")
+def _race_may_stop(k, left, rest, q):
+    """The race's stopping rule: ``k`` times the mass left out is at most ``TOL`` of the
+    scanned mass less its ``k`` heaviest members, ``rest`` (less its rounding error)."""
+    return k * left <= TOL * rest * (1.0 - 1e-15 * q)
+
+
+@njit(cache=True)
+def _race_succeeds(gi, xd, d, k, rs, rc, rb, nr, outside, proven, pos, index, sign, periods, exclude_self,
+                   kp, mp, ref):
+    """Whether :func:`_window_race` over these ranges returns True, whatever was drawn before.
+
+    Its stopping point depends on the weights only; it then succeeds when
+    the scanned prefix holds at least ``k`` candidates.
+    """
+    tail = np.zeros(nr + 1)
+    for r in range(nr - 1, -1, -1):
+        tail[r] = tail[r + 1] + rb[r]
+    tw = np.empty(max(k, 1))
+    tdummy = np.empty(max(k, 1), dtype=np.int64)
+    tn = 0
+    rest = 0.0
+    q = 0
+    for r in range(nr):
+        for m in range(rs[r], rs[r] + rc[r]):
+            if exclude_self and index[m] == gi:
+                continue
+            x0, x1, x2 = _disp(pos, m, xd, d, sign, periods)
+            lw = log_weight(x0, x1, x2, d, kp, mp)
+            if lw == -np.inf:
+                continue
+            q += 1
+            tn, rest = _heaviest_push(tw, tdummy, tn, rest, np.exp(lw - ref), k)
+        if (proven and r == nr - 1) or _race_may_stop(k, tail[r + 1] + outside, rest, q):
+            return q >= k
+    return False
+
+
+@njit(cache=True)
+def _window_mass(gi, xd, d, rs, rc, nr, pos, index, sign, periods, exclude_self, kp, mp, ref):
+    """Exact ``Σ w`` over the members of the ranges, in units of ``exp(ref)``."""
+    s = 0.0
+    for r in range(nr):
+        for m in range(rs[r], rs[r] + rc[r]):
+            if exclude_self and index[m] == gi:
+                continue
+            x0, x1, x2 = _disp(pos, m, xd, d, sign, periods)
+            s += np.exp(log_weight(x0, x1, x2, d, kp, mp) - ref)
+    return s
+
+
 @njit(cache=True)
 def _window_race(st, i, xd, d, k, have, rs, rc, rb, nr, outside, proven, pos, index, sign, periods,
                  exclude_self, kp, mp, ref, out, o, table):
@@ -394,8 +465,7 @@ def _window_race(st, i, xd, d, k, have, rs, rc, rb, nr, outside, proven, pos, in
     tw = np.empty(max(k, 1))  # min-heap (negated in a max-heap) of the k heaviest weights
     tdummy = np.empty(max(k, 1), dtype=np.int64)
     tn = 0
-    tsum = 0.0
-    kept = 0.0
+    rest = 0.0  # scanned mass outside the k heaviest
     q = 0
     tau = np.inf
     etau = np.inf
@@ -410,18 +480,8 @@ def _window_race(st, i, xd, d, k, have, rs, rc, rb, nr, outside, proven, pos, in
             if lw == -np.inf:
                 continue
             w = np.exp(lw - ref)
-            kept += w
             q += 1
-            if tn < k:
-                tw[tn] = -w
-                tdummy[tn] = 0
-                _sift_up_max(tw, tdummy, tn)
-                tn += 1
-                tsum += w
-            elif w > -tw[0]:
-                tsum += w + tw[0]
-                tw[0] = -w
-                _sift_down_max(tw, tdummy, tn, 0)
+            tn, rest = _heaviest_push(tw, tdummy, tn, rest, w, k)
             if have > 0:
                 chosen = False
                 if table.size > 0:
@@ -454,12 +514,7 @@ def _window_race(st, i, xd, d, k, have, rs, rc, rb, nr, outside, proven, pos, in
                 if hn == rn:
                     tau = hk[0]
                     etau = np.exp(tau + ref)
-        if proven and r == nr - 1:
-            stopped = True
-            break
-        left = tail[r + 1] + outside
-        rest = (kept - tsum) - 1e-15 * q * kept  # less a margin for rounding in the sums
-        if k * left <= TOL * rest:
+        if (proven and r == nr - 1) or _race_may_stop(k, tail[r + 1] + outside, rest, q):
             stopped = True
             break
     if not stopped or hn < rn:
@@ -534,7 +589,10 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, ids, drivers, po
                         out_par[o + done] = index[m]
                         done += 1
                 if done < k:
-                    if ok or not truncated:
+                    # the cell's proven bounds may be too loose (cells wide against the kernel):
+                    # then check the window with the driver's exact weights
+                    if ok or not truncated or k * miss <= TOL * _window_mass(
+                            gi, xd, d, e_start, e_count, n, pos, index, sign, periods, exclude_self, kp, mp, ref):
                         _dense_multi(st, gi, xd, d, k - done, e_start, e_count, n, pos, index, sign, periods,
                                      exclude_self, kp, mp, out_par, o + done)
                     elif complete:
@@ -592,15 +650,19 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, ids, drivers, po
 
 
 @njit(cache=True, parallel=True)
-def needs_every_partner(cells, cptr, cmembers, degrees, first, G, B, S, start, offsets, mode, cls, esc, losc,
-                        iszero, exclude_self, dout, truncated, n_total, multapses, out):
-    """Whether :func:`fixed_degree` may look beyond driver ``i``'s window (``out[i - first]``).
+def needs_every_partner(cells, cptr, cmembers, degrees, first, drivers, pos, index, start, G, B, S, periods,
+                        sign, exclude_self, kp, mp, offsets, mode, cls, esc, losc, iszero, dout, truncated,
+                        n_total, ref, multapses, out):
+    """Whether :func:`fixed_degree` looks beyond driver ``i``'s window (``out[i - first]``).
 
-    It may only when the window is truncated and its checks fail (the
-    driver is then sampled exactly over all partners); a box of partners
-    around the windows then does not suffice. Conservative: True also
-    where the exact race over the window alone could still succeed.
+    It does only when the window is truncated and neither the cell's
+    proven bounds nor the driver's exact weights show that it suffices;
+    the driver is then sampled exactly over all partners, so a box of
+    partners around the windows does not do. Mirrors the checks of
+    :func:`fixed_degree`, which depend on the weights, never on the random
+    numbers (drivers ``first + j`` are the problem's own, ``ids = None``).
     """
+    d = G.size
     for ci in prange(cells.size):
         c = cells[ci]
         n, low, miss, outside, lomax, e_start, e_count, e_idx, e_w = _cell_window(
@@ -608,13 +670,27 @@ def needs_every_partner(cells, cptr, cmembers, degrees, first, G, B, S, start, o
         sumw = 0.0
         for t in range(n):
             sumw += e_w[t]
+        e_b = np.empty(max(n, 1))
+        for t in range(n):
+            e_b[t] = e_w[t] if cls[e_idx[t]] == 2 else e_count[t] * _EXP700
+        xd = np.empty(d)
         for r in range(cptr[ci], cptr[ci + 1]):
             i = cmembers[r]
             k = degrees[i - first]
+            out[i - first] = False
+            if not truncated or k == 0:
+                continue
+            for a in range(d):
+                xd[a] = drivers[i, a]
             ok = _window_ok(k, sumw > 0.0, miss, low)
-            if not multapses:
-                ok = _window_ok_distinct(ok, k, n, e_count, e_idx, iszero, esc, exclude_self, miss, low, lomax)
-            out[i - first] = truncated and k > 0 and not ok
+            if multapses:
+                out[i - first] = not ok and not k * miss <= TOL * _window_mass(
+                    i, xd, d, e_start, e_count, n, pos, index, sign, periods, exclude_self, kp, mp, ref)
+            else:
+                ok2 = _window_ok_distinct(ok, k, n, e_count, e_idx, iszero, esc, exclude_self, miss, low, lomax)
+                out[i - first] = n == 0 or not _race_succeeds(
+                    i, xd, d, k, e_start, e_count, e_b, n, outside, ok2, pos, index, sign, periods, exclude_self,
+                    kp, mp, ref)
 
 
 @njit(cache=True, parallel=True)

@@ -96,7 +96,11 @@ class _Plan:
         self._tables = {}
 
     def table(self, problem: Problem, level_key=None):
-        """Offset table and whether it truncates; ``level_key`` is p for Bernoulli."""
+        """Offset table and whether it truncates.
+
+        ``level_key``: None (counts and totals), ``p`` for Bernoulli, or
+        ``(kmax, multapses)`` for fixed degrees (see :func:`sparse_margin`).
+        """
         if level_key in self._tables:
             return self._tables[level_key]
         n_p = max(problem.n_partners, 1)
@@ -106,6 +110,9 @@ class _Plan:
         elif prof.decays:
             if level_key is None:
                 level = prof.log_peak - math.log(n_p) - TRUNCATION_MARGIN
+            elif isinstance(level_key, tuple):
+                level = prof.log_peak - math.log(n_p) - TRUNCATION_MARGIN - sparse_margin(
+                    problem, prof, self.grid, *level_key)
             else:  # Bernoulli: the dropped probabilities sum to < 1e-13
                 level = -math.log(n_p) - math.log(level_key) - 30.0
             radius = prof.radius_below(level) + float(np.linalg.norm(prof.mu))
@@ -119,6 +126,42 @@ class _Plan:
         entry = (tab, iszero, dout, truncated)
         self._tables[level_key] = entry
         return entry
+
+
+def sparse_margin(problem: Problem, prof: Profile, grid: Grid, kmax: int, multapses: bool) -> float:
+    """Extra log margin of a fixed-degree window where partners are sparse (speed only).
+
+    A window may leave out at most ``TOL / k`` of the mass its checks
+    compare with: the driver's window mass with multapses (at least the
+    nearest partner's weight), else the mass left after its ``k`` heaviest
+    (about ``k`` times the weight at the distance of the ``2k``-th
+    partner). Where the partners are few per kernel volume these are small
+    against the peak, and a window that is too narrow sends drivers to
+    exact sampling over every partner (O(N) each). The distance holding
+    ``m`` partners is estimated from the mean density over the ``grid``'s
+    box, for a driver in a corner (``2^-d`` of its ball inside). Capped at 600 (weights below e^-700 of the peak count as zero in proposals).
+
+    Examples
+    --------
+    >>> import numpy as np, spatialconn as sc
+    >>> from spatialconn.connect import _plan as plan
+    >>> job = plan(np.random.default_rng(0).random((10_000, 2)) * 100, rule=sc.FixedOutDegree(100),
+    ...            kernel=sc.Gaussian(1.0), multapses=False)
+    >>> prof, g = Profile(job.problem.kernel, 2), _plan(job.problem).grid
+    >>> round(sparse_margin(job.problem, prof, g, 1, True), 1), round(sparse_margin(job.problem, prof, g, 100, False), 1)
+    (0.0, 130.9)
+    """
+    d, n_p = problem.ndim, max(problem.n_partners, 1)
+    vol = float(np.prod(np.maximum(grid.h * grid.G, 1e-300)))
+    m = (1 if multapses else 2 * max(int(kmax), 1)) * 2**d  # a corner driver sees 2^-d of the ball
+    r_m = (m * vol / (n_p * {1: 2.0, 2: math.pi, 3: 4.0 * math.pi / 3.0}[d])) ** (1.0 / d)
+    drop = prof.log_peak - float(prof.upper(np.array([r_m]), np.array([r_m]))[0])
+    return float(min(600.0, max(0.0, math.log(max(int(kmax), 1)) + drop - 1.0)))
+
+
+def degree_key(degrees: np.ndarray, multapses: bool):
+    """Table key of a fixed-degree draw (the largest degree of the whole call, not of a chunk)."""
+    return (int(degrees.max(initial=0)), bool(multapses))
 
 
 #: plans of live problems (iter_connect calls the engine once per block of drivers)
@@ -232,8 +275,9 @@ def fixed_degree(problem: Problem, degrees: np.ndarray, multapses: bool, start: 
         return _delegate('fixed_degree')(problem, degrees, multapses, start, stop)
     stop = problem.n_drivers if stop is None else stop
     plan = _plan(problem)
-    return _fixed(plan, plan.table(problem), np.asarray(degrees), multapses, start, stop, STREAM_DEGREE,
-                  _index_dtype(problem))
+    degrees = np.asarray(degrees)
+    return _fixed(plan, plan.table(problem, degree_key(degrees, multapses)), degrees, multapses, start, stop,
+                  STREAM_DEGREE, _index_dtype(problem))
 
 
 def total_without_multapses(problem: Problem, n: int, row_log_norm):
@@ -267,7 +311,8 @@ def total_without_multapses(problem: Problem, n: int, row_log_norm):
         drv = np.searchsorted(cdf, u * cdf[-1], side="right").clip(0, n_d - 1)
         counts = np.bincount(drv, minlength=n_d).astype(np.int64)
         plan = _plan(problem)
-        d_out, p_out = _fixed(plan, plan.table(problem), counts, True, 0, n_d, STREAM_TOTAL, dtype)
+        d_out, p_out = _fixed(plan, plan.table(problem, degree_key(counts, True)), counts, True, 0, n_d,
+                              STREAM_TOTAL, dtype)
         order = np.argsort(drv, kind="stable")
         offs = np.zeros(n_d + 1, dtype=np.int64)
         np.cumsum(counts, out=offs[1:])
@@ -371,6 +416,35 @@ class Piece:
         return _bernoulli(self, self.table, p, start, stop, np.int64)
 
 
+def exact_fallbacks(problem: Problem, degrees: np.ndarray, multapses: bool) -> np.ndarray:
+    """Which drivers :func:`fixed_degree` samples exactly over every partner (O(N) each).
+
+    Only drivers whose truncated window cannot be shown to suffice, by the
+    cell bounds or by their exact weights: rare unless a driver is far from
+    all partners. Decided by the weights alone, never by random numbers.
+
+    Examples
+    --------
+    >>> import numpy as np, spatialconn as sc
+    >>> from spatialconn.connect import _plan as plan
+    >>> pos = np.r_[np.random.default_rng(0).random((1000, 2)), [[9.0, 9.0]]]
+    >>> job = plan(pos, rule=sc.FixedOutDegree(5), kernel=sc.Gaussian(0.05), multapses=False)
+    >>> np.nonzero(exact_fallbacks(job.problem, job.degrees, False))[0].tolist()
+    [1000]
+    """
+    out = np.zeros(problem.n_drivers, dtype=bool)
+    if not native(problem) or problem.n_drivers == 0 or problem.n_partners == 0:
+        return out
+    plan = _plan(problem)
+    degrees = np.ascontiguousarray(degrees, dtype=np.int64)
+    tab, iszero, dout, truncated = plan.table(problem, degree_key(degrees, multapses))
+    if truncated:
+        _sample.needs_every_partner(*_head(plan, 0, problem.n_drivers)[:3], degrees, 0, *_tail(plan),
+                                    tab.offsets, tab.mode, tab.cls, tab.scaled_upper, tab.scaled_lower, iszero,
+                                    dout, truncated, int(problem.n_partners), float(tab.ref), bool(multapses), out)
+    return out
+
+
 def pieces(problem: Problem, parts: list, *, degrees=None, multapses: bool = True, p=None) -> list:
     """Cut ``problem`` into :class:`Piece` objects, one per array of driver indices in ``parts``.
 
@@ -396,20 +470,12 @@ def pieces(problem: Problem, parts: list, *, degrees=None, multapses: bool = Tru
     if not native(problem):
         raise ValueError("only problems the grid engine runs compiled can be cut into pieces")
     plan = _plan(problem)
-    table = plan.table(problem, None if p is None else float(p))
+    table = plan.table(problem, float(p) if p is not None else degree_key(np.asarray(degrees), multapses))
     tab, iszero, dout, truncated = table
     g = plan.grid
     coords = g.cell_coords(g.driver_cell)
-    needs_all = np.zeros(problem.n_drivers, dtype=bool)
-    if truncated and degrees is not None and problem.n_drivers and problem.n_partners:
-        if not multapses and not problem.positive_everywhere:
-            needs_all[:] = True  # zero weights inside a window: the race may run out of candidates
-        else:
-            cells, ptr, members, first = _head(plan, 0, problem.n_drivers)
-            _sample.needs_every_partner(cells, ptr, members, np.ascontiguousarray(degrees, dtype=np.int64),
-                                        first, g.G, g.B, g.S, g.start, tab.offsets, tab.mode, tab.cls,
-                                        tab.scaled_upper, tab.scaled_lower, iszero, plan.exclude_self, dout,
-                                        truncated, int(problem.n_partners), bool(multapses), needs_all)
+    needs_all = np.zeros(problem.n_drivers, dtype=bool) if degrees is None else \
+        exact_fallbacks(problem, degrees, multapses)
     reach = np.abs(tab.offsets).max(axis=0) if tab.offsets.size else np.zeros(problem.ndim, dtype=np.int64)
     out = []
     for ids in parts:
