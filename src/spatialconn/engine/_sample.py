@@ -419,15 +419,9 @@ def _race_succeeds(gi, xd, d, k, rs, rc, rb, nr, outside, proven, pos, index, si
 
 @njit(cache=True)
 def _window_mass(gi, xd, d, rs, rc, nr, pos, index, sign, periods, exclude_self, kp, mp, ref):
-    """Exact ``Σ w`` over the members of the ranges, in units of ``exp(ref)``."""
-    s = 0.0
-    for r in range(nr):
-        for m in range(rs[r], rs[r] + rc[r]):
-            if exclude_self and index[m] == gi:
-                continue
-            x0, x1, x2 = _disp(pos, m, xd, d, sign, periods)
-            s += np.exp(log_weight(x0, x1, x2, d, kp, mp) - ref)
-    return s
+    """Exact ``Σ w`` over the members of the ranges, in units of ``exp(ref)`` (0 when below ~1e-250)."""
+    return np.exp(_logsumexp_ranges(gi, xd, d, rs, rc, nr, pos, index, sign, periods, exclude_self, kp, mp,
+                                    ref) - ref)
 
 
 @njit(cache=True)
