@@ -421,3 +421,33 @@ def test_sparse_partners_never_fall_back_to_every_partner(sigma, multapses):
     pos = np.random.default_rng(0).random((20_000, 2)) * np.sqrt(20_000)
     job = _plan(pos, rule=sc.FixedOutDegree(100), kernel=sc.Gaussian(sigma), multapses=multapses)
     assert not grid.exact_fallbacks(job.problem, job.degrees, multapses).any()
+
+
+def test_exact_fallback_prediction_shortcut_agrees_with_full_check():
+    """The quick check on the nearest offsets never hides a driver that needs every partner."""
+    from spatialconn.connect import _plan
+    from spatialconn.engine import grid
+
+    rng = np.random.default_rng(2)
+    dense = rng.random((5000, 2))
+    sparse = rng.random((5000, 2)) * 70
+    far = np.r_[dense, [[3.0, 3.0], [0.5, 2.0]]]
+    torus = sc.Space([(0, 1), (0, 1)], periodic=True)
+    cases = [
+        (dense, dict(kernel=sc.Gaussian(0.02))),
+        (far, dict(kernel=sc.Gaussian(0.02))),
+        (far, dict(kernel=sc.Exponential(0.01))),
+        (sparse, dict(kernel=sc.Gaussian(0.7))),
+        (dense, dict(kernel=sc.Gaussian(0.03), space=torus)),
+        (rng.random((4000, 3)), dict(kernel=sc.Gaussian(0.05))),
+        (far, dict(kernel=sc.Gamma(2.0, 0.01))),
+    ]
+    seen = 0
+    for pos, kw in cases:
+        for k, multapses in ((1, True), (40, True), (3, False), (60, False)):
+            job = _plan(pos, rule=sc.FixedOutDegree(k), multapses=multapses, **kw)
+            quick = grid.exact_fallbacks(job.problem, job.degrees, multapses)
+            full = grid.exact_fallbacks(job.problem, job.degrees, multapses, shortcut=False)
+            np.testing.assert_array_equal(quick, full)
+            seen += int(full.sum())
+    assert seen > 0  # some cases do need every partner

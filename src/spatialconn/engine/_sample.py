@@ -51,8 +51,8 @@ def _disp(pos, m, xd, d, sign, periods):
 
 
 @njit(cache=True)
-def _cell_entries(c, G, B, S, start, offsets, mode, cls, esc, losc, iszero, exclude_self):
-    """The window entries of driver cell ``c``.
+def _cell_entries(c, G, B, S, start, offsets, mode, cls, esc, losc, iszero, exclude_self, limit=-1):
+    """The window entries of driver cell ``c`` (of the first ``limit`` offsets when ``limit >= 0``).
 
     Cells are numbered within a box of ``S`` cells per axis whose first cell
     has grid coordinates ``B`` (the whole grid: ``B = 0``, ``S = G``); a
@@ -78,7 +78,7 @@ def _cell_entries(c, G, B, S, start, offsets, mode, cls, esc, losc, iszero, excl
     total = 0
     drop = 0
     emax = 0.0
-    for t in range(offsets.shape[0]):
+    for t in range(W if limit < 0 else min(limit, W)):
         flat = 0
         ok = True
         for a in range(d):
@@ -646,7 +646,7 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, ids, drivers, po
 @njit(cache=True, parallel=True)
 def needs_every_partner(cells, cptr, cmembers, degrees, first, drivers, pos, index, start, G, B, S, periods,
                         sign, exclude_self, kp, mp, offsets, mode, cls, esc, losc, iszero, dout, truncated,
-                        n_total, ref, multapses, out):
+                        n_total, ref, multapses, positive, shortcut, out):
     """Whether :func:`fixed_degree` looks beyond driver ``i``'s window (``out[i - first]``).
 
     It does only when the window is truncated and neither the cell's
@@ -655,10 +655,38 @@ def needs_every_partner(cells, cptr, cmembers, degrees, first, drivers, pos, ind
     partners around the windows does not do. Mirrors the checks of
     :func:`fixed_degree`, which depend on the weights, never on the random
     numbers (drivers ``first + j`` are the problem's own, ``ids = None``).
+    ``positive``: the kernel is positive everywhere (a proven window then
+    holds enough candidates). With ``shortcut``, a cell first tries a
+    sufficient check on its nearest offsets only (proven mass there against
+    every partner left out), which settles most cells of dense problems
+    without scanning the whole window.
     """
     d = G.size
+    T = 5**d
+    max_losc = 0.0
+    for t in range(losc.size):
+        max_losc = max(max_losc, losc[t])
+    worst_miss = n_total * (dout + _EXP700)  # bounds miss whatever the window holds
     for ci in prange(cells.size):
         c = cells[ci]
+        kmax = 0
+        for r in range(cptr[ci], cptr[ci + 1]):
+            kmax = max(kmax, degrees[cmembers[r] - first])
+        if not truncated or kmax == 0:
+            for r in range(cptr[ci], cptr[ci + 1]):
+                out[cmembers[r] - first] = False
+            continue
+        if shortcut:
+            n, low, total, drop, emax, e_start, e_count, e_idx, e_w = _cell_entries(
+                c, G, B, S, start, offsets, mode, cls, esc, losc, iszero, exclude_self, T)
+            sumw = 0.0
+            for t in range(n):
+                sumw += e_w[t]
+            need = low if multapses else low - kmax * max_losc
+            if sumw > 0.0 and (multapses or positive) and kmax * worst_miss <= TOL * need:
+                for r in range(cptr[ci], cptr[ci + 1]):
+                    out[cmembers[r] - first] = False
+                continue
         n, low, miss, outside, lomax, e_start, e_count, e_idx, e_w = _cell_window(
             c, G, B, S, start, offsets, mode, cls, esc, losc, iszero, exclude_self, n_total, dout, truncated)
         sumw = 0.0
@@ -672,16 +700,20 @@ def needs_every_partner(cells, cptr, cmembers, degrees, first, drivers, pos, ind
             i = cmembers[r]
             k = degrees[i - first]
             out[i - first] = False
-            if not truncated or k == 0:
+            if k == 0:
+                continue
+            ok = _window_ok(k, sumw > 0.0, miss, low)
+            if multapses and ok:
                 continue
             for a in range(d):
                 xd[a] = drivers[i, a]
-            ok = _window_ok(k, sumw > 0.0, miss, low)
             if multapses:
-                out[i - first] = not ok and not k * miss <= TOL * _window_mass(
+                out[i - first] = not k * miss <= TOL * _window_mass(
                     i, xd, d, e_start, e_count, n, pos, index, sign, periods, exclude_self, kp, mp, ref)
             else:
                 ok2 = _window_ok_distinct(ok, k, n, e_count, e_idx, iszero, esc, exclude_self, miss, low, lomax)
+                if ok2 and positive:
+                    continue
                 out[i - first] = n == 0 or not _race_succeeds(
                     i, xd, d, k, e_start, e_count, e_b, n, outside, ok2, pos, index, sign, periods, exclude_self,
                     kp, mp, ref)

@@ -416,12 +416,14 @@ class Piece:
         return _bernoulli(self, self.table, p, start, stop, np.int64)
 
 
-def exact_fallbacks(problem: Problem, degrees: np.ndarray, multapses: bool) -> np.ndarray:
+def exact_fallbacks(problem: Problem, degrees: np.ndarray, multapses: bool, shortcut: bool = True) -> np.ndarray:
     """Which drivers :func:`fixed_degree` samples exactly over every partner (O(N) each).
 
     Only drivers whose truncated window cannot be shown to suffice, by the
     cell bounds or by their exact weights: rare unless a driver is far from
     all partners. Decided by the weights alone, never by random numbers.
+    ``shortcut=False`` skips a quick sufficient check (for testing that it
+    agrees).
 
     Examples
     --------
@@ -441,7 +443,8 @@ def exact_fallbacks(problem: Problem, degrees: np.ndarray, multapses: bool) -> n
     if truncated:
         _sample.needs_every_partner(*_head(plan, 0, problem.n_drivers)[:3], degrees, 0, *_tail(plan),
                                     tab.offsets, tab.mode, tab.cls, tab.scaled_upper, tab.scaled_lower, iszero,
-                                    dout, truncated, int(problem.n_partners), float(tab.ref), bool(multapses), out)
+                                    dout, truncated, int(problem.n_partners), float(tab.ref), bool(multapses),
+                                    bool(problem.positive_everywhere), bool(shortcut), out)
     return out
 
 
