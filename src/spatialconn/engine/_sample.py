@@ -125,22 +125,22 @@ def _cell_window(c, G, B, S, start, offsets, mode, cls, esc, losc, iszero, exclu
                  truncated):
     """Entries of driver cell ``c`` and what the window checks need.
 
-    Returns ``(n, low, miss, outside, lomax, e_start, e_count, e_idx, e_w)``:
+    Returns ``(n, low, miss, outside, lo_order, e_start, e_count, e_idx, e_w)``:
     ``low`` a proven lower bound of the window's mass, ``miss`` a proven
     upper bound of the mass it leaves out or drops, ``outside`` the part of
-    ``miss`` outside the window (all in units of ``exp(ref)``), ``lomax``
-    the largest lower bound of one candidate's weight. ``n_total`` counts
-    every partner of the problem, also those outside the box.
+    ``miss`` outside the window (all in units of ``exp(ref)``), ``lo_order``
+    the entries by decreasing lower bound of a member's weight.
+    ``n_total`` counts every partner of the problem, also those outside the box.
     """
     n, low, total, drop, emax, e_start, e_count, e_idx, e_w = _cell_entries(
         c, G, B, S, start, offsets, mode, cls, esc, losc, iszero, exclude_self)
     outside = (n_total - total) * dout if truncated else 0.0
     miss = outside + drop * _EXP700
-    lomax = 0.0
+    neg = np.empty(n)
     for t in range(n):
-        if e_count[t] > (1 if (exclude_self and iszero[e_idx[t]]) else 0) and losc[e_idx[t]] > lomax:
-            lomax = losc[e_idx[t]]
-    return n, low, miss, outside, lomax, e_start, e_count, e_idx, e_w
+        neg[t] = -losc[e_idx[t]]
+    lo_order = np.argsort(neg, kind="mergesort")
+    return n, low, miss, outside, lo_order, e_start, e_count, e_idx, e_w
 
 
 @njit(cache=True, inline="always")
@@ -154,29 +154,27 @@ def _window_ok(k, has_table, miss, low):
 
 
 @njit(cache=True)
-def _window_ok_distinct(ok, k, n, e_count, e_idx, iszero, esc, exclude_self, miss, low, lomax):
+def _window_ok_distinct(ok, k, n, e_count, e_idx, iszero, losc, exclude_self, miss, low, lo_order):
     """:func:`_window_ok` for ``k`` draws without repeats.
 
     The members left after any ``k`` are taken keep at least ``low`` less
-    the ``k`` largest member bounds (the entries are sorted by decreasing
-    bound) and less ``k`` times the largest single lower bound.
+    the ``k`` largest member lower bounds (entries in ``lo_order``).
     """
     if not ok:
         return False
     if miss == 0.0:
         return True
-    heavy = 0.0
+    taken = 0.0
     need = k
-    for t in range(n):
+    for j in range(n):
+        t = lo_order[j]
         cnt = e_count[t] - (1 if (exclude_self and iszero[e_idx[t]]) else 0)
         take = cnt if cnt < need else need
-        heavy += take * esc[e_idx[t]]
+        taken += take * losc[e_idx[t]]
         need -= take
         if need == 0:
             break
-    if need > 0:
-        heavy = np.inf
-    return k * miss <= TOL * (low - min(heavy, k * lomax))
+    return k * miss <= TOL * (low - taken)
 
 
 @njit(cache=True)
@@ -536,7 +534,7 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, ids, drivers, po
     n_p = pos.shape[0]
     for ci in prange(cells.size):
         c = cells[ci]
-        n, low, miss, outside, lomax, e_start, e_count, e_idx, e_w = _cell_window(
+        n, low, miss, outside, lo_order, e_start, e_count, e_idx, e_w = _cell_window(
             c, G, B, S, start, offsets, mode, cls, esc, losc, iszero, exclude_self, n_total, dout, truncated)
         prob = np.empty(max(n, 1))
         alias = np.empty(max(n, 1), dtype=np.int64)
@@ -599,7 +597,7 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, ids, drivers, po
                         out_par[o + j] = index[out_par[o + j]]
                 continue
             # without multapses: successive sampling
-            ok2 = _window_ok_distinct(ok, k, n, e_count, e_idx, iszero, esc, exclude_self, miss, low, lomax)
+            ok2 = _window_ok_distinct(ok, k, n, e_count, e_idx, iszero, losc, exclude_self, miss, low, lo_order)
             table = np.empty(0, dtype=np.int64)
             if k > LINEAR_SET:
                 size = 1
@@ -687,7 +685,7 @@ def needs_every_partner(cells, cptr, cmembers, degrees, first, drivers, pos, ind
                 for r in range(cptr[ci], cptr[ci + 1]):
                     out[cmembers[r] - first] = False
                 continue
-        n, low, miss, outside, lomax, e_start, e_count, e_idx, e_w = _cell_window(
+        n, low, miss, outside, lo_order, e_start, e_count, e_idx, e_w = _cell_window(
             c, G, B, S, start, offsets, mode, cls, esc, losc, iszero, exclude_self, n_total, dout, truncated)
         sumw = 0.0
         for t in range(n):
@@ -711,7 +709,7 @@ def needs_every_partner(cells, cptr, cmembers, degrees, first, drivers, pos, ind
                 out[i - first] = not k * miss <= TOL * _window_mass(
                     i, xd, d, e_start, e_count, n, pos, index, sign, periods, exclude_self, kp, mp, ref)
             else:
-                ok2 = _window_ok_distinct(ok, k, n, e_count, e_idx, iszero, esc, exclude_self, miss, low, lomax)
+                ok2 = _window_ok_distinct(ok, k, n, e_count, e_idx, iszero, losc, exclude_self, miss, low, lo_order)
                 if ok2 and positive:
                     continue
                 out[i - first] = n == 0 or not _race_succeeds(
