@@ -541,9 +541,15 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, ids, drivers, po
         has_table = _alias(e_w, n, prob, alias)
         sumw = 0.0
         wcount = 0
+        emax = 0.0
         for t in range(n):
             sumw += e_w[t]
             wcount += e_count[t]
+            if e_w[t] > 0.0 and esc[e_idx[t]] > emax:
+                emax = esc[e_idx[t]]
+        # how many members carry the window's weight, counted at the largest bound: drawing more
+        # distinct partners than that by rejection piles up repeats, so the race does it instead
+        weff = min(float(wcount), sumw / emax) if emax > 0.0 else 0.0
         # low / sumw is a proven acceptance rate (0 when unknown, e.g. no cell wholly inside a mask)
         fast_enough = low == 0.0 or low >= MIN_ACCEPT * sumw
         # proven bound of each entry's mass (units of exp(ref)), for the race's stopping rule
@@ -605,7 +611,7 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, ids, drivers, po
                     size *= 2
                 table = np.full(size, -1, dtype=np.int64)
             have = 0
-            if ok2 and fast_enough and 2 * k <= wcount:
+            if ok2 and fast_enough and k <= weff:
                 repeats = 0
                 while have < k and repeats <= 2 * k + REPEAT_SLACK:
                     m = _draw_one(st, gi, xd, d, n, prob, alias, e_start, e_count, e_idx,
