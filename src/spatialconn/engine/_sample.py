@@ -125,22 +125,26 @@ def _cell_window(c, G, B, S, start, offsets, mode, cls, esc, losc, iszero, exclu
                  truncated):
     """Entries of driver cell ``c`` and what the window checks need.
 
-    Returns ``(n, low, miss, outside, lo_order, e_start, e_count, e_idx, e_w)``:
+    Returns ``(n, low, miss, outside, e_start, e_count, e_idx, e_w)``:
     ``low`` a proven lower bound of the window's mass, ``miss`` a proven
     upper bound of the mass it leaves out or drops, ``outside`` the part of
-    ``miss`` outside the window (all in units of ``exp(ref)``), ``lo_order``
-    the entries by decreasing lower bound of a member's weight.
+    ``miss`` outside the window (all in units of ``exp(ref)``).
     ``n_total`` counts every partner of the problem, also those outside the box.
     """
     n, low, total, drop, emax, e_start, e_count, e_idx, e_w = _cell_entries(
         c, G, B, S, start, offsets, mode, cls, esc, losc, iszero, exclude_self)
     outside = (n_total - total) * dout if truncated else 0.0
     miss = outside + drop * _EXP700
+    return n, low, miss, outside, e_start, e_count, e_idx, e_w
+
+
+@njit(cache=True)
+def _lower_order(n, e_idx, losc):
+    """The entries by decreasing lower bound of a member's weight (for :func:`_window_ok_distinct`)."""
     neg = np.empty(n)
     for t in range(n):
         neg[t] = -losc[e_idx[t]]
-    lo_order = np.argsort(neg, kind="mergesort")
-    return n, low, miss, outside, lo_order, e_start, e_count, e_idx, e_w
+    return np.argsort(neg, kind="mergesort")
 
 
 @njit(cache=True, inline="always")
@@ -534,7 +538,7 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, ids, drivers, po
     n_p = pos.shape[0]
     for ci in prange(cells.size):
         c = cells[ci]
-        n, low, miss, outside, lo_order, e_start, e_count, e_idx, e_w = _cell_window(
+        n, low, miss, outside, e_start, e_count, e_idx, e_w = _cell_window(
             c, G, B, S, start, offsets, mode, cls, esc, losc, iszero, exclude_self, n_total, dout, truncated)
         prob = np.empty(max(n, 1))
         alias = np.empty(max(n, 1), dtype=np.int64)
@@ -556,6 +560,7 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, ids, drivers, po
         e_b = np.empty(max(n, 1))
         for t in range(n):
             e_b[t] = e_w[t] if cls[e_idx[t]] == 2 else e_count[t] * _EXP700
+        lo_order = _lower_order(0 if multapses else n, e_idx, losc)
         all_s = np.zeros(1, dtype=np.int64)
         all_c = np.full(1, n_p, dtype=np.int64)
         all_b = np.zeros(1)
@@ -691,7 +696,7 @@ def needs_every_partner(cells, cptr, cmembers, degrees, first, drivers, pos, ind
                 for r in range(cptr[ci], cptr[ci + 1]):
                     out[cmembers[r] - first] = False
                 continue
-        n, low, miss, outside, lo_order, e_start, e_count, e_idx, e_w = _cell_window(
+        n, low, miss, outside, e_start, e_count, e_idx, e_w = _cell_window(
             c, G, B, S, start, offsets, mode, cls, esc, losc, iszero, exclude_self, n_total, dout, truncated)
         sumw = 0.0
         for t in range(n):
@@ -699,6 +704,7 @@ def needs_every_partner(cells, cptr, cmembers, degrees, first, drivers, pos, ind
         e_b = np.empty(max(n, 1))
         for t in range(n):
             e_b[t] = e_w[t] if cls[e_idx[t]] == 2 else e_count[t] * _EXP700
+        lo_order = _lower_order(0 if multapses else n, e_idx, losc)
         xd = np.empty(d)
         for r in range(cptr[ci], cptr[ci + 1]):
             i = cmembers[r]
