@@ -448,8 +448,11 @@ def exact_fallbacks(problem: Problem, degrees: np.ndarray, multapses: bool, shor
     return out
 
 
-def pieces(problem: Problem, parts: list, *, degrees=None, multapses: bool = True, p=None) -> list:
+def pieces(problem: Problem, parts: list, *, degrees=None, multapses: bool = True, p=None):
     """Cut ``problem`` into :class:`Piece` objects, one per array of driver indices in ``parts``.
+
+    A generator: each piece is built when asked for, so a caller that sends
+    pieces away one by one holds one at a time.
 
     ``degrees`` (fixed-degree rules) or ``p`` (Bernoulli) select the offset
     table the sampling will use. Each piece's box spans its drivers' cells
@@ -474,13 +477,12 @@ def pieces(problem: Problem, parts: list, *, degrees=None, multapses: bool = Tru
         raise ValueError("only problems the grid engine runs compiled can be cut into pieces")
     plan = _plan(problem)
     table = plan.table(problem, float(p) if p is not None else degree_key(np.asarray(degrees), multapses))
-    tab, iszero, dout, truncated = table
+    tab = table[0]
     g = plan.grid
     coords = g.cell_coords(g.driver_cell)
     needs_all = np.zeros(problem.n_drivers, dtype=bool) if degrees is None else \
         exact_fallbacks(problem, degrees, multapses)
     reach = np.abs(tab.offsets).max(axis=0) if tab.offsets.size else np.zeros(problem.ndim, dtype=np.int64)
-    out = []
     for ids in parts:
         ids = np.asarray(ids, dtype=np.int64)
         c = coords[ids]
@@ -494,5 +496,4 @@ def pieces(problem: Problem, parts: list, *, degrees=None, multapses: bool = Tru
                 if tab.mode[a] != 2 and hi[a] - lo[a] + 1 < g.G[a]:
                     B[a], S[a] = lo[a] % g.G[a], hi[a] - lo[a] + 1
             complete = bool(np.all(S == g.G))
-        out.append(Piece(plan, table, ids, box(g, B, S, c), complete))
-    return out
+        yield Piece(plan, table, ids, box(g, B, S, c), complete)
