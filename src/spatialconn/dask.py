@@ -211,15 +211,24 @@ def _block_file(part, path, fmt, options, memory_limit):
     return path
 
 
-def _parts(job, npartitions: int, partition: str):
-    """Driver ids of each partition, and whether the grid engine can cut them into pieces."""
+def _synapses_per_driver(job):
+    """Synapses each driver will make, when known before sampling (else None: Bernoulli)."""
+    if job.degrees is not None:
+        return job.degrees
+    return None if job._total is None else np.bincount(job._total[0], minlength=job.problem.n_drivers)
+
+
+def _parts(job, npartitions: int, partition: str, weights: np.ndarray | None = None):
+    """Driver ids of each partition, and whether the grid engine can cut them into pieces.
+
+    Partitions are balanced by ``weights`` (default: :func:`_synapses_per_driver`).
+    """
     from .engine import grid
 
+    if weights is None:
+        weights = _synapses_per_driver(job)
     pb = job.problem
     n = pb.n_drivers
-    total = job._total
-    weights = job.degrees if job.degrees is not None else (
-        np.bincount(total[0], minlength=n) if total is not None else None)
     compiled = job.engine is grid and grid.native(pb) and n > 0 and pb.n_partners > 0
     if compiled and partition == "space":
         g = grid._plan(pb).grid
@@ -415,13 +424,12 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
                               allowed=allowed)
 
     job = _plan(sources, targets, rule, kernel, **connect_options)
-    weights = job.degrees if job.degrees is not None else (
-        np.bincount(job._total[0], minlength=job.problem.n_drivers) if job._total is not None else None)
+    weights = _synapses_per_driver(job)
     if npartitions is None:
         threads = sum(client.nthreads().values()) if client is not None else 2
         expected = 0 if weights is None else int(np.sum(weights))
         npartitions = max(4 * max(1, threads), -(-expected // ROWS_PER_PARTITION))
-    ids, compiled = _parts(job, npartitions, partition)
+    ids, compiled = _parts(job, npartitions, partition, weights)
     if client is not None:
         scatter = lambda x: client.scatter(x, hash=False)  # noqa: E731  one worker holds each partition
         share = lambda x: client.scatter(x, broadcast=True, hash=False)  # noqa: E731
