@@ -560,7 +560,8 @@ def fixed_degree(cells, cptr, cmembers, degrees, outoff, first, ids, drivers, po
         e_b = np.empty(max(n, 1))
         for t in range(n):
             e_b[t] = e_w[t] if cls[e_idx[t]] == 2 else e_count[t] * _EXP700
-        lo_order = _lower_order(0 if multapses else n, e_idx, losc)
+        # only the checks without multapses of a window that leaves something out read it
+        lo_order = _lower_order(n if (not multapses and has_table and miss > 0.0) else 0, e_idx, losc)
         all_s = np.zeros(1, dtype=np.int64)
         all_c = np.full(1, n_p, dtype=np.int64)
         all_b = np.zeros(1)
@@ -704,7 +705,7 @@ def needs_every_partner(cells, cptr, cmembers, degrees, first, drivers, pos, ind
         e_b = np.empty(max(n, 1))
         for t in range(n):
             e_b[t] = e_w[t] if cls[e_idx[t]] == 2 else e_count[t] * _EXP700
-        lo_order = _lower_order(0 if multapses else n, e_idx, losc)
+        lo_order = _lower_order(n if (not multapses and sumw > 0.0 and miss > 0.0) else 0, e_idx, losc)
         xd = np.empty(d)
         for r in range(cptr[ci], cptr[ci + 1]):
             i = cmembers[r]
