@@ -106,3 +106,44 @@ def test_counting_sort_is_stable():
     _core.counting_sort(cells, start, order)
     np.testing.assert_array_equal(order, np.argsort(cells, kind="stable"))
     np.testing.assert_array_equal(start, np.r_[0, np.cumsum(np.bincount(cells, minlength=9))])
+
+
+def test_first_use_writes_nothing(tmp_path):
+    """A read-only install works: importing and sampling write no cache, to HOME or the package."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import spatialconn
+
+    home = tmp_path / "home"
+    home.mkdir()
+    package = Path(spatialconn.__file__).parent
+    before = sorted(str(p) for p in package.rglob("*") if "__pycache__" not in p.parts)
+    script = ("import numpy as np, spatialconn as sc; pos = np.random.default_rng(0).random((500, 2));"
+              "print(len(sc.connect(pos, rule=sc.FixedOutDegree(5), kernel=sc.Gaussian(0.1), seed=1)))")
+    env = dict(os.environ, HOME=str(home), XDG_CACHE_HOME=str(home / "cache"), PYTHONDONTWRITEBYTECODE="1")
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "2500" and out.stderr == ""
+    assert list(home.iterdir()) == []
+    assert sorted(str(p) for p in package.rglob("*") if "__pycache__" not in p.parts) == before
+
+
+def test_calls_from_several_python_threads_agree():
+    """The GIL is released while sampling; concurrent calls give what serial calls give."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import spatialconn as sc
+
+    pos = np.random.default_rng(2).random((3000, 2))
+
+    def run(seed):
+        c = sc.connect(pos, rule=sc.FixedOutDegree(20), kernel=sc.Gaussian(0.05), multapses=False, seed=seed)
+        return c.sources.tobytes() + c.targets.tobytes()
+
+    serial = [run(s) for s in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(run, range(4))) == serial
