@@ -212,7 +212,8 @@ class Gamma(Kernel):
 
     def log_of_distance(self, dist):
         k, t = float(self.kappa), float(np.asarray(self.theta))
-        from scipy.special import gammaln  # imported when needed: scipy.special takes ~0.3 s
+        # imported when needed: importing scipy.special takes ~0.3 s
+        from scipy.special import gammaln
 
         const = -k * math.log(t) - float(gammaln(k))
         with np.errstate(divide="ignore", invalid="ignore"):
