@@ -23,29 +23,60 @@ struct Ranges {
     int64_t nr;
 };
 
+// A proposal: entry t, sorted member m and the acceptance level u (from one uniform).
+struct Proposal {
+    int64_t t, m;
+    double u;
+};
+
+inline Proposal make_proposal(Rng& st, const Window& e, const double* prob, const int64_t* alias,
+                              const Partners& p, int d) {
+    Proposal q;
+    q.t = propose(st, e.n, prob, alias);
+    // one uniform picks the member and, from its remaining bits, the acceptance level
+    const int64_t cnt = e.count[q.t];
+    const double v = st.uniform() * static_cast<double>(cnt);
+    int64_t j = static_cast<int64_t>(v);
+    if (j >= cnt) j = cnt - 1;
+    q.u = v - static_cast<double>(j);
+    q.m = e.start[q.t] + j;
+    __builtin_prefetch(p.pos + q.m * d);
+    return q;
+}
+
 // One exact draw from the window proposal; the sorted partner position, or -1 after
 // MAX_TRIALS rejections (the caller then draws exactly in log space; an accepted value is
 // independent of how many trials it took, so the switch keeps every draw exact).
+// The next proposal is made (and its partner's position prefetched) while the current one is
+// evaluated; the stream is rewound over it when the current one ends the draw, so the numbers
+// used are exactly those of one proposal after the other.
 inline int64_t draw_one(Rng& st, int64_t gi, const double* xd, const Window& e, const double* prob,
                         const int64_t* alias, const OffsetTable& tab, const Partners& p, const Geometry& g) {
-    for (int64_t trial = 0; trial < MAX_TRIALS; ++trial) {
-        const int64_t t = propose(st, e.n, prob, alias);
-        // one uniform picks the member and, from its remaining bits, the acceptance level
-        const int64_t cnt = e.count[t];
-        const double v = st.uniform() * static_cast<double>(cnt);
-        int64_t j = static_cast<int64_t>(v);
-        if (j >= cnt) j = cnt - 1;
-        const double u = v - static_cast<double>(j);
-        const int64_t m = e.start[t] + j;
-        if (g.exclude_self && p.index[m] == gi) continue;
-        const double lw = g.logw(p, m, xd);
-        if (lw == NEG_INF) continue;
-        const double x = lw - tab.upper[e.idx[t]];
-        if (u < 1.0 + x) return m;              // exp(x) >= 1 + x: accept without exp
-        if (u * (1.0 - x) >= 1.0) continue;     // exp(x) <= 1 / (1 - x) for x <= 0: reject
-        if (u < std::exp(x)) return m;
+    Proposal cur = make_proposal(st, e, prob, alias, p, g.d);
+    for (int64_t trial = 0;; ++trial) {
+        const bool last = trial + 1 == MAX_TRIALS;
+        const Rng before_next = st;
+        Proposal next{};
+        if (!last) next = make_proposal(st, e, prob, alias, p, g.d);
+        bool accept = false;
+        if (!(g.exclude_self && p.index[cur.m] == gi)) {
+            const double lw = g.logw(p, cur.m, xd);
+            if (lw != NEG_INF) {
+                const double x = lw - tab.upper[e.idx[cur.t]];
+                const double u = cur.u;
+                if (u < 1.0 + x)  // exp(x) >= 1 + x: accept without exp
+                    accept = true;
+                else if (!(u * (1.0 - x) >= 1.0))  // exp(x) <= 1 / (1 - x) for x <= 0: reject
+                    accept = u < std::exp(x);
+            }
+        }
+        if (accept) {
+            st = before_next;
+            return cur.m;
+        }
+        if (last) return -1;
+        cur = next;
     }
-    return -1;
 }
 
 // k exact i.i.d. draws over the ranges (inverse CDF in log space), sorted positions into out[o..].
