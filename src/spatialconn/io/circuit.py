@@ -50,8 +50,8 @@ import numpy as np
 from ._atomic import atomic_path, check_target
 from ._blocks import parse_bytes
 
-__all__ = ["write_circuit", "read_circuit", "Circuit", "DEFAULT_MODEL_TYPE", "DEFAULT_MODEL_TEMPLATE",
-           "DEFAULT_SYNAPSE_TEMPLATE"]
+__all__ = ["DEFAULT_MODEL_TEMPLATE", "DEFAULT_MODEL_TYPE", "DEFAULT_SYNAPSE_TEMPLATE", "Circuit",
+           "read_circuit", "write_circuit"]
 
 #: defaults where the spec names no model: a NEST point neuron, as BMTK's pointnet builds it
 DEFAULT_MODEL_TYPE = "point_neuron"
@@ -198,6 +198,7 @@ def _write_nodes(tmp: str, i: int, pop) -> dict:
         f.attrs["magic"] = np.uint32(MAGIC)
         f.attrs["version"] = np.asarray(VERSION, dtype=np.uint32)
         g = f.create_group(f"nodes/{pop.name}")
+        g.create_dataset("node_id", data=np.arange(n, dtype=np.uint64))  # optional in SONATA, BMTK needs it
         g.create_dataset("node_type_id", data=np.full(n, type_id, dtype=np.int64))
         g.create_dataset("node_group_id", data=np.zeros(n, dtype=np.uint32))
         g.create_dataset("node_group_index", data=np.arange(n, dtype=np.uint32 if n < 2**32 else np.uint64))
