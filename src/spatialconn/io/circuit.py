@@ -129,6 +129,8 @@ def write_circuit(network, path, *, connections=None, engine: str = "auto", memo
     if compression not in (None, "gzip", "lzf"):
         raise ValueError(f"compression must be None, 'gzip' or 'lzf', got {compression!r}")
     memory_limit = parse_bytes(memory_limit)
+    if memory_limit < 1 << 20:
+        raise ValueError(f"memory_limit must be at least 1 MiB, got {memory_limit!r}")
     for kind, names in (("population", network.populations), ("projection", network.projections)):
         for name in names:
             if not name or "/" in name or any(c.isspace() for c in name) or name.startswith("."):
