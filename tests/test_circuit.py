@@ -238,7 +238,7 @@ def test_bmtk_pointnet_simulates_it_from_the_files_alone(circuit, net, tmp_path)
     out = tmp_path / "output"
     out.mkdir()
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    r = subprocess.run([sys.executable, "-c", BMTK_RUN, circuit, str(out)], cwd=Path(circuit).parent,
+    r = subprocess.run([sys.executable, "-c", BMTK_RUN, circuit, str(out)], cwd=Path(circuit).parent, check=False,
                        capture_output=True, text=True, timeout=300, env=env)
     lines = [line for line in r.stdout.splitlines() if line.startswith("RESULT ")]
     assert r.returncode == 0 and lines, r.stdout[-3000:] + r.stderr[-3000:]
@@ -356,40 +356,60 @@ def test_spec_reads_synapse_values_and_models():
 
 
 # -- command line -----------------------------------------------------------------------
-def cli(*args, cwd):
-    env = dict(os.environ, MPLBACKEND="Agg", PYTHONWARNINGS="ignore")
-    return subprocess.run([sys.executable, "-m", "spatialconn", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    """Run ``spatialconn ARGS`` in ``tmp_path`` (holding net.toml); return (status, stdout, stderr)."""
+    from spatialconn.cli import main
 
-
-def test_cli_builds_checks_and_plots_a_circuit(tmp_path):
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "net.toml").write_text(SPEC)
-    r = cli("build", "net.toml", "-o", "circuit/circuit_config.json", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert "SONATA circuit" in r.stdout and "exc_inh" in r.stdout
-    assert libsonata.CircuitConfig.from_file(str(tmp_path / "circuit/circuit_config.json")).node_populations \
-        == {"exc", "inh"}
-    r = cli("check", "circuit/circuit_config.json", cwd=tmp_path)  # no spec: positions from the nodes
-    assert r.returncode == 0 and "indices only" in r.stdout and "2 of 2 projections pass" in r.stdout, r.stdout
-    r = cli("check", "circuit/circuit_config.json", "--spec", "net.toml", cwd=tmp_path)
-    assert r.returncode == 0 and "distances" in r.stdout and "2 of 2 projections pass" in r.stdout, r.stdout
-    r = cli("plot", "circuit/circuit_config.json", "-o", "fig.png", cwd=tmp_path)
-    assert r.returncode == 0 and (tmp_path / "fig.png").stat().st_size > 0, r.stderr
+
+    def run(*args):
+        status = main(list(args))
+        out = capsys.readouterr()
+        return status, out.out, out.err
+    return run
+
+
+def test_cli_builds_checks_and_plots_a_circuit(cli, tmp_path):
+    pytest.importorskip("matplotlib")
+    status, out, err = cli("build", "net.toml", "-o", "circuit/circuit_config.json", "--no-progress")
+    assert status == 0 and "SONATA circuit" in out and "exc_inh" in out, err
+    cfg = libsonata.CircuitConfig.from_file(str(tmp_path / "circuit/circuit_config.json"))
+    assert cfg.node_populations == {"exc", "inh"}
+    status, out, _ = cli("check", "circuit/circuit_config.json")  # no spec: positions from the nodes
+    assert status == 0 and "indices only" in out and "2 of 2 projections pass" in out, out
+    status, out, _ = cli("check", "circuit/circuit_config.json", "--spec", "net.toml")
+    assert status == 0 and "distances" in out and "2 of 2 projections pass" in out, out
+    status, _, err = cli("plot", "circuit/circuit_config.json", "-o", "fig.png")
+    assert status == 0 and (tmp_path / "fig.png").stat().st_size > 0, err
 
 
 @pytest.mark.parametrize("output, expected", [
     ("circuit_config.json", "its own folder"),
     ("no/such/circuit_config.json", "does not exist"),
 ])
-def test_cli_circuit_output_errors_exit_2_with_one_line(tmp_path, output, expected):
-    (tmp_path / "net.toml").write_text(SPEC)
-    r = cli("build", "net.toml", "-o", output, cwd=tmp_path)
-    assert r.returncode == 2 and expected in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+def test_cli_circuit_output_errors_exit_2_with_one_line(cli, tmp_path, output, expected):
+    status, _, err = cli("build", "net.toml", "-o", output)
+    assert status == 2 and expected in err and len(err.strip().splitlines()) == 1, err
     assert sorted(os.listdir(tmp_path)) == ["net.toml"]
 
 
-def test_cli_check_needs_a_spec_for_other_files(tmp_path):
-    (tmp_path / "net.toml").write_text(SPEC)
-    assert cli("build", "net.toml", "-o", "edges.npz", "-q", cwd=tmp_path).returncode == 0
-    r = cli("check", "edges.npz", cwd=tmp_path)
-    assert r.returncode == 2 and "--spec is required" in r.stderr
+def test_cli_check_needs_a_spec_for_other_files(cli):
+    assert cli("build", "net.toml", "-o", "edges.npz", "-q")[0] == 0
+    status, _, err = cli("check", "edges.npz")
+    assert status == 2 and "--spec is required" in err
+
+
+def test_documented_example_builds_and_bmtk_runs_it(tmp_path):
+    """docs/sonata.md: examples/circuit.toml -> circuit -> examples/run_bmtk.py, spikes in both populations."""
+    pytest.importorskip("bmtk")
+    root = Path(__file__).resolve().parents[1]
+    cfg = write_circuit(root / "examples" / "circuit.toml", tmp_path / "circuit" / "circuit_config.json")
+    r = subprocess.run([sys.executable, str(root / "examples" / "run_bmtk.py"), cfg, "--tstop", "100",
+                        "--output", str(tmp_path / "output")], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=300, check=False, env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    counts = dict(line.split(": ", 1) for line in r.stdout.splitlines() if " spikes in " in line)
+    assert set(counts) == {"exc", "inh"}, r.stdout[-2000:]
+    assert all(int(v.split()[0]) > 0 for v in counts.values()), counts
