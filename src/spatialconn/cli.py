@@ -67,6 +67,8 @@ spec format (TOML; lengths in the unit of the positions):
   n = 1000                             #   normal: n, mean (list), std, dim
   extent = [[0, 1], [0, 1]]            #   grid: shape (list), extent (cell centres)
   seed = 1                             #   optional
+  dynamics_params = { I_e = 380.0 }    # SONATA circuits only (.json output): model_type,
+                                       #   model_template (default "nest:iaf_psc_alpha")
   # or read from a file (relative to the spec):
   # file = "exc.csv"                   #   .csv (optional header; columns = ["x", "y"]),
   #                                    #   .npy (N x d), SONATA nodes .h5 (population = "...")
@@ -87,7 +89,9 @@ spec format (TOML; lengths in the unit of the positions):
   space = { extent = [[0, 1], [0, 1]], periodic = true }  # optional, overrides [space]
   multapses = true                     # default true
   autapses = true                      # default true
-  seed = 7                             # default: derived from the top-level seed and NAME"""
+  seed = 7                             # default: derived from the top-level seed and NAME
+  syn_weight = 20.0                    # SONATA circuits only: a number or
+  delay = { intercept = 1.0, slope = 5.0 }  # intercept + slope * distance; model_template"""
 
 
 class UserError(Exception):
