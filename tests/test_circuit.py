@@ -324,6 +324,16 @@ def test_one_and_three_dimensional_positions_round_trip(tmp_path, dims):
     np.testing.assert_array_equal(back.positions["a"], net.populations["a"].positions)
 
 
+def test_empty_projection_and_empty_population(tmp_path):
+    net = parse('[populations.a]\npositions = "uniform"\nn = 10\nextent = [[0, 1]]\n'
+                '[populations.b]\npositions = "uniform"\nn = 0\nextent = [[0, 1]]\n'
+                '[projections.aa]\nsource = "a"\nrule = { type = "FixedOutDegree", k = 0 }\n'
+                '[projections.ab]\nsource = "a"\ntarget = "b"\nrule = { type = "PairwiseBernoulli", p = 0.5 }\n')
+    back = read_circuit(write_circuit(net, tmp_path / "c"))
+    assert back.positions["a"].shape == (10, 1) and back.positions["b"].shape == (0, 1)
+    assert [len(back.edges[n][2]) for n in ("aa", "ab")] == [0, 0]
+
+
 def test_streamed_in_small_blocks_gives_the_same_circuit(net, tmp_path):
     a = read_circuit(write_circuit(net, tmp_path / "a"))
     blocks = {name: sc.iter_connect(**net.arguments(name), chunk_size=7) for name in net.projections}

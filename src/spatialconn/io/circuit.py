@@ -326,12 +326,17 @@ def read_circuit(path) -> Circuit:
             group = f.get(f"nodes/{name}/0")
             if group is not None and "spatial_dimensions" in group.attrs:
                 ndim = int(group.attrs["spatial_dimensions"])
+        if pop.size == 0:
+            out.positions[name] = np.zeros((0, ndim))
+            continue
         sel = pop.select_all()
         out.positions[name] = np.stack([np.asarray(pop.get_attribute(a, sel), dtype=np.float64)
                                         for a in present[:ndim]], axis=1)
     for name in sorted(cfg.edge_populations):
         pop = cfg.edge_population(name)
-        sel = pop.select_all()
-        out.edges[name] = (pop.source, pop.target, np.asarray(pop.source_nodes(sel), dtype=np.int64),
-                           np.asarray(pop.target_nodes(sel), dtype=np.int64))
+        s = t = np.zeros(0, dtype=np.int64)
+        if pop.size:  # libsonata cannot select all of an empty population
+            sel = pop.select_all()
+            s, t = (np.asarray(ids, dtype=np.int64) for ids in (pop.source_nodes(sel), pop.target_nodes(sel)))
+        out.edges[name] = (pop.source, pop.target, s, t)
     return out
