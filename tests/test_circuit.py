@@ -189,6 +189,15 @@ def test_bluepysnap_validation_finds_no_error(circuit):
     assert errors == [], errors  # not even a warning (indices present, node ids in range)
 
 
+def needs_bmtk():
+    """Skip without BMTK or NEST; both are only imported in the subprocess that runs BMTK."""
+    import importlib.util
+
+    for module in ("bmtk", "nest"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{module} is not installed (pip install 'spatialconn[sonata]')")
+
+
 BMTK_RUN = r"""
 import json, os, sys
 import h5py, numpy as np
@@ -233,8 +242,7 @@ def test_bmtk_pointnet_simulates_it_from_the_files_alone(circuit, net, tmp_path)
     it runs in the circuit's folder. The inhibitory neurons have no drive but
     the synapses from the excitatory ones: their spikes show the edges work.
     """
-    pytest.importorskip("bmtk")
-    pytest.importorskip("nest")
+    needs_bmtk()
     out = tmp_path / "output"
     out.mkdir()
     env = dict(os.environ, PYTHONWARNINGS="ignore")
@@ -413,7 +421,7 @@ def test_cli_check_needs_a_spec_for_other_files(cli):
 
 def test_documented_example_builds_and_bmtk_runs_it(tmp_path):
     """docs/sonata.md: examples/circuit.toml -> circuit -> examples/run_bmtk.py, spikes in both populations."""
-    pytest.importorskip("bmtk")
+    needs_bmtk()
     root = Path(__file__).resolve().parents[1]
     cfg = write_circuit(root / "examples" / "circuit.toml", tmp_path / "circuit" / "circuit_config.json")
     r = subprocess.run([sys.executable, str(root / "examples" / "run_bmtk.py"), cfg, "--tstop", "100",
