@@ -286,6 +286,9 @@ def test_a_failure_mid_write_leaves_no_folder(net, tmp_path):
     assert os.listdir(tmp_path) == ["circuit"]
     assert {f: (target / f).read_bytes() for f in files(target)} == before
     assert libsonata.CircuitConfig.from_file(cfg).edge_population("exc_exc").size == 400
+    # a circuit under another config name is replaced just as well
+    other = write_circuit(net, tmp_path / "named" / "net.json")
+    assert write_circuit(net, tmp_path / "named" / "net.json") == other
 
 
 @pytest.mark.parametrize("change, error, match", [

@@ -655,9 +655,8 @@ def _circuit_output(path: str) -> str:
         raise UserError(f"output: directory {os.path.dirname(folder) or '.'!r} does not exist")
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise UserError(f"output: {folder!r} is a file, expected the circuit's folder")
-    for module in ("h5py", "libsonata"):
-        if importlib.util.find_spec(module) is None:
-            raise UserError(f"output: writing a SONATA circuit needs {module}: pip install 'spatialconn[io]'")
+    if importlib.util.find_spec("h5py") is None:
+        raise UserError("output: writing a SONATA circuit needs h5py: pip install 'spatialconn[io]'")
     return ".json"
 
 

@@ -140,7 +140,7 @@ def write_circuit(network, path, *, connections=None, engine: str = "auto", memo
                                     or set(connections) != set(network.projections)):
         raise ValueError("connections must be a dict with one entry per projection "
                          f"({', '.join(network.projections)})")
-    folder = check_target(folder, directory=True, overwrite=overwrite, allowed=_ENTRIES.__contains__)
+    folder = check_target(folder, directory=True, overwrite=overwrite, allowed=(_ENTRIES | {config}).__contains__)
     if connections is None:  # validate and plan every projection before writing anything
         from ..connect import _plan
         from . import iter_blocks
