@@ -140,7 +140,8 @@ def write_circuit(network, path, *, connections=None, engine: str = "auto", memo
                                     or set(connections) != set(network.projections)):
         raise ValueError("connections must be a dict with one entry per projection "
                          f"({', '.join(network.projections)})")
-    folder = check_target(folder, directory=True, overwrite=overwrite, allowed=(_ENTRIES | {config}).__contains__)
+    ours = _ENTRIES | {config}
+    folder = check_target(folder, directory=True, overwrite=overwrite, allowed=ours.__contains__)
     if connections is None:  # validate and plan every projection before writing anything
         from ..connect import _plan
         from . import iter_blocks
@@ -159,9 +160,7 @@ def write_circuit(network, path, *, connections=None, engine: str = "auto", memo
         nodes = [_write_nodes(tmp, i, pop) for i, pop in enumerate(network.populations.values())]
         edges = [_write_edges(tmp, j, network, name, connections[name], compression, memory_limit, progress)
                  for j, name in enumerate(network.projections)]
-        with open(os.path.join(tmp, config), "w", encoding="utf-8") as fh:
-            json.dump(_config(nodes, edges), fh, indent=2)
-            fh.write("\n")
+        _write_json(os.path.join(tmp, config), _config(nodes, edges))
     return os.path.join(folder, config)
 
 
