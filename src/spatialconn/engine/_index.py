@@ -16,7 +16,15 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from . import _core
+
+try:
+    from . import _core
+except ImportError as exc:  # pragma: no cover - a source checkout whose extension was not built
+    raise ImportError(
+        "spatialconn's compiled engine (spatialconn.engine._core) is not built: install the package "
+        "with `pip install .` (or `pip install -e .` in a checkout), or for PYTHONPATH=src run "
+        "`cmake -S . -B build -DPython_EXECUTABLE=$(which python) && cmake --build build`"
+    ) from exc
 from ._encoding import (CLS_DROPPED, CLS_PROPOSED, CLS_ZERO, LOG_CUTOFF, M_ANNULUS, M_BOX, M_DISC,
                         M_ELLIPSE, M_NONE, MODE_ALL, MODE_OPEN, MODE_WRAP, Profile)
 

@@ -55,9 +55,8 @@ import numpy as np
 
 from ..problem import Problem
 from ..rng import global_generator
-from . import _core
 from ._encoding import Profile, encodable, encodable_mask, encode_mask
-from ._index import Grid, box, build_grid, cell_side, offset_table
+from ._index import Grid, _core, box, build_grid, cell_side, offset_table
 
 #: stream tags of this engine's per-driver generators
 STREAM_DEGREE, STREAM_TOTAL = 0, 2
