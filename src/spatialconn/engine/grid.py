@@ -215,6 +215,15 @@ def threads() -> int:
         return os.cpu_count() or 1
 
 
+#: draws (or drivers times 100 for window scans) per extra thread: a small call stays on fewer
+#: threads, since starting one costs more than it saves (results never depend on it)
+WORK_PER_THREAD = 20_000
+
+
+def _threads_for(work: int) -> int:
+    return max(1, min(threads(), int(work) // WORK_PER_THREAD))
+
+
 def _drivers(view, start: int, stop: int):
     """The compiled view of drivers ``start:stop`` of ``view``, grouped by cell."""
     g = view.grid
@@ -252,7 +261,7 @@ def candidate_counts(problem: Problem) -> np.ndarray:
         return out
     plan = _plan(problem)
     _core.candidate_counts(_drivers(plan, 0, problem.n_drivers), *_space(plan), _compiled(plan.table(problem)), out,
-                           threads())
+                           _threads_for(100 * problem.n_drivers))
     return out
 
 
@@ -265,7 +274,7 @@ def row_log_totals(problem: Problem) -> np.ndarray:
         return out
     plan = _plan(problem)
     _core.row_log_totals(_drivers(plan, 0, problem.n_drivers), *_space(plan), _compiled(plan.table(problem)), out,
-                         threads())
+                         _threads_for(100 * problem.n_drivers))
     return out
 
 
@@ -282,7 +291,7 @@ def _fixed(view, table, degrees: np.ndarray, multapses: bool, start: int, stop: 
     k0, k1 = _key(view)
     status = _core.fixed_degree(_drivers(view, start, stop), *_space(view), _compiled(table), k0, k1, stream, deg,
                                 outoff, int(view.n_partners), bool(view.complete), bool(multapses), out_drv,
-                                out_par, threads())
+                                out_par, _threads_for(total))
     if status:
         raise RuntimeError("a driver needed partners outside its piece's box; the piece was cut wrongly "
                            "(please report this as a bug)")
@@ -374,13 +383,13 @@ def _bernoulli(view, table, p: float, start: int, stop: int, dtype):
     head = (_drivers(view, start, stop), *_space(view), _compiled(table), k0, k1, STREAM_DEGREE, float(p))
     counts = np.zeros(stop - start, dtype=np.int64)
     dummy = np.empty(0, dtype)
-    _core.bernoulli(*head, counts, counts, dummy, dummy, False, threads())
+    _core.bernoulli(*head, counts, counts, dummy, dummy, False, _threads_for(100 * (stop - start)))
     outoff = np.zeros(counts.size, dtype=np.int64)
     np.cumsum(counts[:-1], out=outoff[1:])
     total = int(counts.sum())
     out_drv = np.empty(total, dtype)
     out_par = np.empty(total, dtype)
-    _core.bernoulli(*head, counts, outoff, out_drv, out_par, True, threads())
+    _core.bernoulli(*head, counts, outoff, out_drv, out_par, True, _threads_for(100 * (stop - start)))
     return out_drv, out_par
 
 
@@ -467,7 +476,7 @@ def exact_fallbacks(problem: Problem, degrees: np.ndarray, multapses: bool, shor
         flags = np.zeros(problem.n_drivers, dtype=np.uint8)
         _core.needs_every_partner(_drivers(plan, 0, problem.n_drivers), *_space(plan), _compiled(table), degrees,
                                   int(problem.n_partners), bool(multapses), bool(problem.positive_everywhere),
-                                  bool(shortcut), flags, threads())
+                                  bool(shortcut), flags, _threads_for(100 * problem.n_drivers))
         out = flags.astype(bool)
     return out
 

@@ -245,6 +245,23 @@ NB_MODULE(_core, m) {
         "pos"_a, "lo"_a, "h"_a, "G"_a, "out"_a, "Flat cell of each position (clamped to the grid).");
 
     m.def(
+        "bbox",
+        [](In2<double> pos, Out1<double> lo, Out1<double> hi) {
+            const size_t n = pos.shape(0), d = pos.shape(1);
+            need(lo.shape(0) == d && hi.shape(0) == d, "bbox: lo and hi need one entry per axis");
+            const double* x = pos.data();
+            double* l = lo.data();
+            double* h = hi.data();
+            for (size_t i = 0; i < n; ++i)
+                for (size_t a = 0; a < d; ++a) {
+                    const double v = x[i * d + a];
+                    if (v < l[a]) l[a] = v;
+                    if (v > h[a]) h[a] = v;
+                }
+        },
+        "pos"_a, "lo"_a, "hi"_a, "Update lo/hi with the per-axis minimum and maximum of pos (one pass).");
+
+    m.def(
         "counting_sort",
         [](In1<int64_t> cells, Out1<int64_t> start, Out1<int64_t> order) {
             const size_t n = cells.shape(0), ncell = start.shape(0) - 1;
