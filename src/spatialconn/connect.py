@@ -241,11 +241,9 @@ class _Job:
             )
         if self.multapses:
             if uniform:
-                probs = np.full(pb.n_drivers, 1.0 / pb.n_drivers)
+                counts = global_generator(pb.key).multinomial(n, np.full(pb.n_drivers, 1.0 / pb.n_drivers))
             else:
-                logw = self.engine.row_log_totals(pb)
-                probs = _softmax(logw)
-            counts = global_generator(pb.key).multinomial(n, probs)
+                counts = self.engine.total_counts(pb, n)
             return counts.astype(np.int64)
         norm = self.engine.row_log_totals(pb) if uniform else None
         self._total = self.engine.total_without_multapses(pb, n, norm)
@@ -306,16 +304,6 @@ class _Job:
             drv, par = self.engine.fixed_degree(pb, self.degrees, self.multapses, lo, hi)
         s, t = (par, drv) if self.in_degree else (drv, par)
         return Connections(s, t, self._src, self._tgt, self._periods, self._units)
-
-
-def _softmax(logw: np.ndarray) -> np.ndarray:
-    m = logw.max()
-    if m == np.inf:
-        w = (logw == np.inf).astype(np.float64)
-    else:
-        with np.errstate(under="ignore"):
-            w = np.exp(logw - m)
-    return w / w.sum()
 
 
 def _check_rule(rule):
