@@ -30,6 +30,13 @@ int fixed_degree(const DriverCells& dc, const Partners& p, const Geometry& g, co
         Rng st;
         double xd[3];
         for (int64_t r = dc.ptr[ci]; r < dc.ptr[ci + 1]; ++r) {
+            if (r + 1 < dc.ptr[ci + 1]) {  // a cell's drivers lie anywhere in the driver arrays
+                const int64_t nx = dc.members[r + 1] - dc.first;
+                __builtin_prefetch(dc.ids + nx);
+                __builtin_prefetch(degrees + nx);
+                __builtin_prefetch(outoff + nx);
+                __builtin_prefetch(dc.pos + (nx + dc.first) * d);
+            }
             const int64_t i = dc.members[r];
             const int64_t gi = dc.ids[i - dc.first];
             const int64_t k = degrees[i - dc.first];
