@@ -47,6 +47,9 @@ CASES = {
                         "a = np.random.default_rng(0).random((40000, 2))",
                         "sc.connect(a, rule=sc.PairwiseBernoulli(100 / (2 * np.pi * 0.05**2 * 40000)), "
                         "kernel=sc.Gaussian(0.05), seed=1)"),
+    "big15": ("10^6 x 10^6, FixedOutDegree(15), σ = 0.05 (1.5·10^7 synapses)",
+              "a = np.random.default_rng(0).random((1_000_000, 2))",
+              "sc.connect(a, rule=sc.FixedOutDegree(15), kernel=sc.Gaussian(0.05), seed=1)"),
     "huge": ("10^6 x 10^6, FixedOutDegree(100), σ = 0.05 (10^8 synapses)",
              "a = np.random.default_rng(0).random((1_000_000, 2))",
              "sc.connect(a, rule=sc.FixedOutDegree(100), kernel=sc.Gaussian(0.05), seed=1)"),
