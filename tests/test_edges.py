@@ -1,0 +1,140 @@
+"""Inputs at the edges: each ends with the right answer or one clear TypeError/ValueError."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import spatialconn as sc
+from spatialconn.engine import ENGINES
+
+from .stats import ALPHA, chi2_pvalue, successive_subset_probs
+
+
+@pytest.fixture(params=list(ENGINES))
+def engine(request):
+    return request.param
+
+
+UNIT_SQUARE = np.random.default_rng(0).random((300, 2))
+
+# -- 1. a kernel centred far (>= 38 sigma) from every displacement -----------------
+FAR_KERNELS = [
+    sc.Gaussian(0.05).shifted([3.0, 0.0]),
+    sc.Gaussian(0.01, mean=3.0),
+    sc.AnisotropicGaussian((0.05, 0.02), angle=0.3, mean=(3.0, 0.0)),
+]
+FAR_RULES = [sc.FixedOutDegree(5), sc.FixedInDegree(5), sc.FixedTotalNumber(50),
+             sc.FixedTotalNumber(50, sources="uniform")]
+
+
+@pytest.mark.parametrize("kernel", FAR_KERNELS, ids=repr)
+@pytest.mark.parametrize("rule", FAR_RULES, ids=repr)
+@pytest.mark.parametrize("multapses", [True, False])
+def test_kernel_centred_far_from_every_pair(engine, kernel, rule, multapses):
+    conn = sc.connect(UNIT_SQUARE, rule=rule, kernel=kernel, multapses=multapses, seed=1, engine=engine)
+    assert len(conn) == (1500 if isinstance(rule, (sc.FixedOutDegree, sc.FixedInDegree)) else 50)
+    assert len(sc.connect(UNIT_SQUARE, rule=sc.PairwiseBernoulli(0.5), kernel=kernel, seed=1, engine=engine)) == 0
+
+
+@pytest.mark.parametrize("multapses", [True, False])
+def test_far_centred_kernel_draws_the_exact_distribution(engine, multapses):
+    """60 sigma from the centre the ratios between partners are still those of the formula."""
+    drivers = np.zeros((4000, 1))
+    partners = np.arange(5.0)[:, None] * 0.01
+    kernel = sc.Gaussian(0.5).shifted([30.0])
+    k = 1 if multapses else 2
+    conn = sc.connect(drivers, partners, rule=sc.FixedOutDegree(k), kernel=kernel, multapses=multapses,
+                      seed=7, engine=engine)
+    lw = -((partners[:, 0] - 30.0) ** 2) / (2 * 0.5**2)
+    w = np.exp(lw - lw.max())
+    if multapses:
+        pval = chi2_pvalue(np.bincount(conn.targets, minlength=5), w / w.sum() * len(conn))
+    else:
+        probs = successive_subset_probs(w, 2)
+        keys = list(probs)
+        got = [tuple(sorted(p)) for p in conn.targets.reshape(-1, 2).tolist()]
+        pval = chi2_pvalue(np.array([got.count(key) for key in keys]),
+                           np.array([probs[key] for key in keys]) * len(got))
+    assert pval > ALPHA
+
+
+# -- 2. PairwiseBernoulli(0) with an unbounded kernel ------------------------------
+def test_bernoulli_zero_connects_nothing(engine):
+    for kernel in (sc.Gaussian(0.05), sc.Exponential(0.1), None):
+        assert len(sc.connect(UNIT_SQUARE, rule=sc.PairwiseBernoulli(0), kernel=kernel, seed=1,
+                              engine=engine)) == 0
+    blocks = sc.iter_connect(UNIT_SQUARE, rule=sc.PairwiseBernoulli(0.0), kernel=sc.Gaussian(0.05), chunk_size=100)
+    assert [len(b) for b in blocks] == [0, 0, 0]
+
+
+# -- 3. infinite weights (Gamma with kappa < 1 at distance 0) ------------------------
+def test_infinite_weights_come_first_uniformly_among_themselves():
+    """5 targets on the source (infinite weight) and 2 nearby: k <= 5 picks among the 5 uniformly."""
+    sources = np.zeros((3000, 2))
+    targets = np.r_[np.zeros((5, 2)), [[0.05, 0.0], [0.1, 0.0]]]
+    kernel = sc.Gamma(0.5, 0.1)
+    conn = sc.connect(sources, targets, rule=sc.FixedOutDegree(2), kernel=kernel, multapses=False, seed=3)
+    assert conn.targets.max() < 5
+    probs = successive_subset_probs(np.ones(5), 2)
+    got = [tuple(sorted(p)) for p in conn.targets.reshape(-1, 2).tolist()]
+    keys = list(probs)
+    assert chi2_pvalue(np.array([got.count(key) for key in keys]), np.full(len(keys), 0.1 * len(got))) > ALPHA
+    # the 6th partner is drawn from the finite weights once the infinite ones are used up
+    six = sc.connect(sources[:2000], targets, rule=sc.FixedOutDegree(6), kernel=kernel, multapses=False,
+                     seed=4).targets.reshape(-1, 6)
+    assert np.all(np.sort(six[:, :5], axis=1) == np.arange(5))
+    w = np.exp(kernel.log_of_distance(np.array([0.05, 0.1])))
+    assert chi2_pvalue(np.bincount(six[:, 5] - 5, minlength=2), w / w.sum() * 2000) > ALPHA
+
+
+@pytest.mark.parametrize("sources_mode", ["uniform", "weighted"])
+@pytest.mark.parametrize("multapses", [True, False])
+def test_total_number_with_infinite_weights(engine, sources_mode, multapses):
+    co = np.zeros((5, 2))
+    conn = sc.connect(co, rule=sc.FixedTotalNumber(4, sources=sources_mode), kernel=sc.Gamma(0.5, 0.1),
+                      multapses=multapses, seed=1, engine=engine)
+    assert len(conn) == 4
+    if not multapses:
+        assert len(set(zip(conn.sources.tolist(), conn.targets.tolist()))) == 4
+    # pairs at distance 0 outweigh any other: 3 co-located neurons and 2 apart, no autapses
+    pos = np.r_[np.zeros((3, 2)), [[0.3, 0.0], [0.6, 0.0]]]
+    conn = sc.connect(pos, rule=sc.FixedTotalNumber(6, sources=sources_mode), kernel=sc.Gamma(0.5, 0.1),
+                      multapses=False, autapses=False, seed=2, engine=engine)
+    pairs = set(zip(conn.sources.tolist(), conn.targets.tolist()))
+    if sources_mode == "weighted":
+        assert pairs == {(i, j) for i in range(3) for j in range(3) if i != j}
+    else:  # sources 3 and 4 have no infinite weight: their rows weigh 1 like the others
+        assert len(pairs) == 6
+
+
+# -- 4. iter_connect checks everything before the first block -----------------------
+def test_iter_connect_raises_before_any_block(monkeypatch):
+    import spatialconn.engine.reference as ref
+
+    def boom(*a, **k):
+        raise AssertionError("sampled before checking")
+
+    monkeypatch.setattr(ref, "bernoulli", boom)
+    pos = UNIT_SQUARE.copy()
+    pos[250] = pos[251]  # one close pair, in the last block
+    kernel = sc.CustomKernel(lambda d: np.where(d < 1e-9, 2.0, 0.5), cutoff=0.1)
+    with pytest.raises(ValueError, match=r"p \* K = 2 > 1 for source 250 and target 251"):
+        sc.iter_connect(pos, rule=sc.PairwiseBernoulli(1.0), kernel=kernel, autapses=False, chunk_size=50)
+
+
+# -- 5. the peak check honours the mask ---------------------------------------------
+def test_bernoulli_peak_bound_honours_the_mask(engine):
+    kernel, mask = sc.Gamma(0.5, 0.1), sc.Annulus(0.05, 0.3)
+    assert math.isclose(kernel.peak_between(0.05, 0.3), float(kernel(0.05)))
+    conn = sc.connect(UNIT_SQUARE, rule=sc.PairwiseBernoulli(0.1), kernel=kernel, mask=mask, seed=1, engine=engine)
+    assert len(conn) > 0 and np.all((conn.distances > 0.05) & (conn.distances <= 0.3))
+    # a shifted kernel inside a disc around its centre, and one whose centre the disc excludes
+    shifted = sc.Gamma(0.5, 0.1).shifted([0.2, 0.0])
+    assert len(sc.connect(UNIT_SQUARE, rule=sc.PairwiseBernoulli(0.1), kernel=shifted, mask=sc.Disc(0.1),
+                          seed=1, engine=engine)) > 0
+    assert math.isclose(shifted.peak_between(0.0, 0.1), float(kernel(0.1)))
+    with pytest.raises(ValueError, match=r"p \* K = .* > 1 for source \d+ and target \d+"):
+        sc.connect(UNIT_SQUARE, rule=sc.PairwiseBernoulli(0.3), kernel=kernel, mask=mask, seed=1, engine=engine)
