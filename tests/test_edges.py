@@ -138,3 +138,96 @@ def test_bernoulli_peak_bound_honours_the_mask(engine):
     assert math.isclose(shifted.peak_between(0.0, 0.1), float(kernel(0.1)))
     with pytest.raises(ValueError, match=r"p \* K = .* > 1 for source \d+ and target \d+"):
         sc.connect(UNIT_SQUARE, rule=sc.PairwiseBernoulli(0.3), kernel=kernel, mask=mask, seed=1, engine=engine)
+
+
+# -- extreme inputs: run in a subprocess, so that a crash or a hang fails the test instead of pytest ---
+EXTREME = {
+    # name: (call, expected outcome: "ok:<synapses>" or "<Exception>:<pattern>")
+    "k beyond int64": ("sc.connect(POS[:2], rule=sc.FixedOutDegree([2**63 - 1, 1]), seed=1)",
+                       "ValueError:k must be at most 2\\*\\*62"),
+    "k = 1e20": ("sc.FixedOutDegree(1e20)", "ValueError:k must be at most 2\\*\\*62, got 1e\\+20"),
+    "k = 2**63": ("sc.FixedInDegree(2**63)", "ValueError:k must be at most 2\\*\\*62"),
+    "k = 2**64 in an array": ("sc.FixedInDegree(np.array([2**64 - 1], dtype=np.uint64))", "ValueError:k must be at most"),
+    "n = 1e20": ("sc.FixedTotalNumber(1e20)", "ValueError:n must be at most 2\\*\\*62"),
+    "mean = inf": ("sc.Gaussian(1.0, mean=np.inf)", "ValueError:mean must be finite"),
+    "angle = inf": ("sc.AnisotropicGaussian((1.0, 1.0), angle=np.inf)", "ValueError:angle must be finite"),
+    "Exponential(5e-324), no multapses": (
+        "sc.connect(POS, rule=sc.FixedOutDegree(2), kernel=sc.Exponential(5e-324), multapses=False, seed=1)",
+        "ValueError:source 0 needs k=2 distinct targets but only 1"),
+    "Exponential(5e-324), multapses": (
+        "sc.connect(POS, rule=sc.FixedOutDegree(2), kernel=sc.Exponential(5e-324), autapses=False, seed=1)",
+        "ValueError:source 0 needs k=2 synapses but no target"),
+    "subnormal sigma": ("sc.connect(POS, rule=sc.FixedOutDegree(2), kernel=sc.Gaussian(1e-310), seed=1)", "ok:100"),
+    "sigma squared underflows": (
+        "sc.connect(POS, rule=sc.FixedOutDegree(2), kernel=sc.Gaussian(1e-170), multapses=False, seed=1)",
+        "ValueError:only 1 have non-zero weight"),
+    "tiny sigma, Bernoulli": ("sc.connect(POS, rule=sc.PairwiseBernoulli(1.0), kernel=sc.Gaussian(1e-200), seed=1)",
+                              "ok:50"),
+    "tiny sigma, total": ("sc.connect(POS, rule=sc.FixedTotalNumber(20), kernel=sc.Exponential(1e-320), seed=1)",
+                          "ok:20"),
+    "positions 1e200 sigma apart": (
+        "sc.connect(np.r_[POS, [[1e200, 0.0]]], rule=sc.FixedOutDegree(2), kernel=sc.Gaussian(1.0), seed=1)",
+        "ok:102"),
+    "positions 1e200 sigma apart, no autapses": (
+        "sc.connect(np.r_[POS, [[1e200, 0.0]]], rule=sc.FixedOutDegree(2), kernel=sc.Gaussian(1.0),"
+        " autapses=False, seed=1)", "ValueError:source 50 needs k=2 synapses but no target"),
+    "Gamma(1e300, 1)": ("sc.Gamma(1e300, 1)", "ValueError:kappa must be at most 1e\\+10"),
+    "Gamma(1e6, 1e-6)": ("sc.connect(POS, rule=sc.FixedOutDegree(2), kernel=sc.Gamma(1e6, 1e-6), seed=1)", "ok:100"),
+    "AnisotropicGaussian((1e-200, 1))": (
+        "sc.connect(POS, rule=sc.FixedOutDegree(2), kernel=sc.AnisotropicGaussian((1e-200, 1.0), rho=0.5), seed=1)",
+        "ok:100"),
+    "Space periodic of the wrong length": ("sc.Space([(0, 1), (0, 1)], periodic=[True, False, True])",
+                                           "ValueError:space.periodic must be one flag or one per axis \\(2\\)"),
+    "Space periodic not a flag": ("sc.Space([(0, 1)], periodic='yes')", "TypeError:space.periodic must be True"),
+    "shifted offset of the wrong dimension": ("sc.AnisotropicGaussian((1.0, 1.0)).shifted([1.0, 0.0, 0.0])",
+                                              "ValueError:offset has 3 components but the kernel"),
+    "shifted offset vs positions": (
+        "sc.connect(POS, rule=sc.FixedOutDegree(2), kernel=sc.Gaussian(1.0).shifted([1.0, 0.0, 0.0]))",
+        "ValueError:is 3-dimensional but positions have d = 2"),
+    "bool positions": ("sc.connect(np.ones((5, 2), bool), rule=sc.FixedOutDegree(2))",
+                       "TypeError:sources must be an \\(N, d\\) array of real numbers, got an array of booleans"),
+    "complex positions": ("sc.connect(POS, POS + 1j, rule=sc.FixedOutDegree(2))",
+                          "TypeError:targets must be .* got an array of complex numbers"),
+    "string p": ("sc.PairwiseBernoulli('0.5')", "TypeError:p must be a number, got '0.5'"),
+    "string sigma": ("sc.Gaussian(sigma='1')", "TypeError:sigma must be a number, got '1'"),
+    "bool sigma": ("sc.Exponential(True)", "TypeError:scale must be a number"),
+    "complex radius": ("sc.Disc(1j)", "TypeError:radius must be a number"),
+    "string offset": ("sc.Gaussian(1.0).shifted('ab')", "TypeError:offset must be numeric"),
+    "float seed": ("sc.connect(POS, rule=sc.FixedOutDegree(1), seed=1.0)", "TypeError:seed must be None, an int"),
+    "bool seed": ("sc.connect(POS, rule=sc.FixedOutDegree(1), seed=True)", "TypeError:seed must be None, an int"),
+}
+
+_RUNNER = """
+import json, re, sys
+import numpy as np
+import spatialconn as sc
+POS = np.random.default_rng(0).random((50, 2))
+out = {}
+for name, call in json.loads(sys.argv[1]).items():
+    try:
+        r = eval(call)
+        out[name] = "ok:%d" % len(r) if isinstance(r, sc.Connections) else "ok:constructed"
+    except Exception as exc:
+        out[name] = "%s:%s" % (type(exc).__name__, exc)
+    print(json.dumps({name: out[name]}), flush=True)
+"""
+
+
+def test_extreme_inputs_end_with_the_answer_or_a_clear_error():
+    import json
+    import re
+    import subprocess
+    import sys
+
+    calls = {name: call for name, (call, _) in EXTREME.items()}
+    r = subprocess.run([sys.executable, "-c", _RUNNER, json.dumps(calls)], capture_output=True, text=True,
+                       timeout=240)
+    got = {}
+    for line in r.stdout.splitlines():
+        got.update(json.loads(line))
+    missing = [n for n in EXTREME if n not in got]
+    assert not missing, f"crashed or hung at {missing[0]!r} (rc={r.returncode}): {r.stderr[-2000:]}"
+    for name, (_, expected) in EXTREME.items():
+        kind, pattern = expected.split(":", 1)
+        assert got[name].startswith(kind + ":"), (name, got[name])
+        assert re.search(pattern, got[name].split(":", 1)[1]), (name, got[name])

@@ -17,6 +17,7 @@ from .problem import Problem
 from .rng import global_generator, root_key
 from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, Rule
 from ._validate import counts as _counts
+from ._validate import real
 
 __all__ = ["connect", "iter_connect"]
 
@@ -341,6 +342,7 @@ def _check_rule(rule):
 
 def _positions(value, name: str, units: UnitContext) -> np.ndarray:
     units.check_positions(value, name)
+    real(value, name, "an (N, d) array of real numbers")
     try:
         arr = plain(value)
     except (TypeError, ValueError) as exc:

@@ -65,8 +65,14 @@ MAX_LOG_OUT = 690.0
 
 
 def native(problem: Problem) -> bool:
-    """Whether ``problem`` runs compiled (built-in kernels and masks, 1–3 D)."""
-    return 1 <= problem.ndim <= 3 and encodable(problem.kernel) and encodable_mask(problem.mask)
+    """Whether ``problem`` runs compiled (built-in kernels and masks, 1–3 D, sensible scales).
+
+    Problems that are not :attr:`~spatialconn.problem.Problem.well_scaled`
+    (σ = 1e-310, positions 1e200 σ apart) run on the reference engine,
+    which is exact in log space at any scale.
+    """
+    return (1 <= problem.ndim <= 3 and encodable(problem.kernel) and encodable_mask(problem.mask)
+            and problem.well_scaled)
 
 
 def _delegate(name):

@@ -20,11 +20,11 @@ Examples
 
 from __future__ import annotations
 
-import numbers
 import os
 
 import numpy as np
 
+from .._validate import positive_int
 from ._blocks import parse_bytes
 from .parquet import write_parquet
 from .sonata import edge_types_path, write_sonata
@@ -207,9 +207,8 @@ def connect_to_file(path, sources, targets=None, rule=None, kernel=None, *, memo
 
     write_options = dict(write_options or {})
     _format_of(path, write_options.get("rows_per_file"))
-    if chunk_size is not None and (not isinstance(chunk_size, numbers.Integral)
-                                   or isinstance(chunk_size, bool) or chunk_size < 1):
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    if chunk_size is not None:
+        positive_int(chunk_size, "chunk_size")
     parse_bytes(memory_limit)
     job = _plan(sources, targets, rule, kernel, **connect_options)
     blocks = iter_blocks(job, memory_limit=memory_limit, chunk_size=chunk_size, progress=progress)
