@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import doctest
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +16,15 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 #: pages whose ``>>>`` examples are run here (the others belong to other parts of the project)
 PAGES = ["index.md", "rules.md", "kernels_masks.md", "choosing.md"]
+#: pages whose ``python`` recipes (blocks without ``>>>``) are run, each in a fresh process
+RECIPE_PAGES = ["simulators.md", "cli.md", "index.md"]
+
+
+def _recipes():
+    for page in RECIPE_PAGES:
+        blocks = re.findall(r"```python\n(.*?)```", (DOCS / page).read_text(), re.S)
+        for n, code in enumerate(b for b in blocks if ">>>" not in b):
+            yield pytest.param(page, code, id=f"{page}-{n}")
 
 
 def test_mkdocs_builds_in_strict_mode(tmp_path):
@@ -71,3 +82,14 @@ def test_cli_page_lists_every_subcommand_and_option():
             longest = max(action.option_strings, key=len, default=None)
             if longest and longest != "--help":
                 assert longest in text or min(action.option_strings, key=len) in text, (name, longest)
+
+
+@pytest.mark.parametrize("page, code", list(_recipes()))
+def test_recipes_in_the_docs_run(page, code, tmp_path):
+    """Each recipe runs as written (in a directory holding a copy of examples/), in its own process."""
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYNEST_QUIET": "1"}
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                       env=env)
+    assert r.returncode == 0, f"{page}:\n{code}\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}"
+    assert "False" not in r.stdout.split(), r.stdout  # recipes that print a check print True
