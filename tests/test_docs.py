@@ -93,3 +93,34 @@ def test_recipes_in_the_docs_run(page, code, tmp_path):
                        env=env)
     assert r.returncode == 0, f"{page}:\n{code}\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}"
     assert "False" not in r.stdout.split(), r.stdout  # recipes that print a check print True
+
+
+def _masked(text: str) -> str:
+    """Text with timings and file sizes replaced (they vary from run to run)."""
+    return re.sub(r"\d+(\.\d+)? (s|ms|MB|kB|GB)\b", "<measured>", text).strip()
+
+
+def _shown(page: str, first_line: str) -> str:
+    text = (DOCS / page).read_text()
+    start = text.index("```text\n" + first_line) + len("```text\n")
+    return text[start:text.index("```", start)]
+
+
+def test_sample_outputs_in_the_docs_are_those_of_the_current_code(tmp_path):
+    """cli.md's build and check of the shipped example, and index.md's demo, as the code prints them now."""
+    pytest.importorskip("h5py", reason="pip install 'spatialconn[io]'")
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+
+    def cli(*args):
+        r = subprocess.run([sys.executable, "-m", "spatialconn", *args], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=600)
+        assert r.returncode == 0, r.stdout + r.stderr  # the shipped example passes its own check
+        return r.stdout
+
+    build = "$ spatialconn build examples/network.toml -o edges.h5\n" + cli(
+        "build", "examples/network.toml", "-o", "edges.h5", "--no-progress")
+    check = "$ spatialconn check edges.h5 --spec examples/network.toml\n" + cli(
+        "check", "edges.h5", "--spec", "examples/network.toml")
+    assert _masked(build) == _masked(_shown("cli.md", "$ spatialconn build examples"))
+    assert _masked(check) == _masked(_shown("cli.md", "$ spatialconn check edges.h5"))
+    assert _masked(cli("demo")) == _masked(_shown("index.md", "spatialconn demo:"))
