@@ -231,3 +231,34 @@ def test_extreme_inputs_end_with_the_answer_or_a_clear_error():
         kind, pattern = expected.split(":", 1)
         assert got[name].startswith(kind + ":"), (name, got[name])
         assert re.search(pattern, got[name].split(":", 1)[1]), (name, got[name])
+
+
+def test_io_write_without_the_optional_package_gives_the_install_hint(tmp_path):
+    """Run where h5py and pyarrow cannot be imported (as if not installed): the CLI's hint, no file."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+sys.modules["h5py"] = sys.modules["pyarrow"] = None  # import of either now fails, as when not installed
+import numpy as np, spatialconn as sc
+conn = sc.connect(np.random.default_rng(0).random((20, 2)), rule=sc.FixedOutDegree(2), seed=1)
+for name in ("x.h5", "x.parquet"):
+    try:
+        sc.io.write(conn, name)
+    except ImportError as exc:
+        print(exc)
+try:
+    sc.io.connect_to_file("y.h5", np.zeros((3, 2)), rule=sc.FixedOutDegree(1))
+except ImportError as exc:
+    print(exc)
+sc.io.write(conn, "x.npz")
+"""
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "writing SONATA needs h5py: pip install 'spatialconn[io]' (or write .npz)",
+        "writing Parquet needs pyarrow: pip install 'spatialconn[io]' (or write .npz)",
+        "writing SONATA needs h5py: pip install 'spatialconn[io]' (or write .npz)",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npz"]
