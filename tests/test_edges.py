@@ -262,3 +262,14 @@ sc.io.write(conn, "x.npz")
         "writing SONATA needs h5py: pip install 'spatialconn[io]' (or write .npz)",
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npz"]
+
+
+@pytest.mark.parametrize("rule, multapses", [
+    (sc.FixedOutDegree(3), True), (sc.FixedInDegree(3), False), (sc.FixedTotalNumber(200), True),
+    (sc.FixedTotalNumber(200), False), (sc.FixedTotalNumber(200, sources="uniform"), True),
+    (sc.FixedTotalNumber(200, sources="uniform"), False)], ids=repr)
+def test_check_handles_infinite_weights(rule, multapses):
+    pos = np.r_[np.zeros((5, 2)), np.random.default_rng(0).random((100, 2))]
+    kw = dict(rule=rule, kernel=sc.Gamma(0.5, 0.1), multapses=multapses, autapses=False)
+    with np.errstate(all="raise"):
+        assert sc.check(sc.connect(pos, seed=2, **kw), **kw).passed

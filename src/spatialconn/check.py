@@ -341,10 +341,13 @@ def _accumulate(rule, problem, sub, degrees, binners, size: int) -> list:
             if m > scale:
                 if np.isfinite(scale):
                     for acc in accs:
-                        acc *= np.exp(scale - m)
+                        acc *= 0.0 if m == np.inf else np.exp(scale - m)
                 scale = m
-            with np.errstate(under="ignore"):
-                mass = np.exp(lw - scale) if np.isfinite(scale) else np.zeros_like(lw)
+            if scale == np.inf:  # infinite weights take all the mass, shared evenly
+                mass = (lw == np.inf).astype(np.float64)
+            else:
+                with np.errstate(under="ignore"):
+                    mass = np.exp(lw - scale) if np.isfinite(scale) else np.zeros_like(lw)
         elif isinstance(rule, FixedTotalNumber):
             mass = _log_normalise(lw)
         else:
