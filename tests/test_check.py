@@ -174,7 +174,8 @@ def test_holm_judges_the_family():
 
 def test_check_from_python_with_sc_check():
     pos = np.random.default_rng(3).random((400, 2))
-    kw = dict(rule=sc.FixedInDegree(6), kernel=sc.Gaussian(0.08), space=TORUS, multapses=False, autapses=False)
+    kw = {"rule": sc.FixedInDegree(6), "kernel": sc.Gaussian(0.08), "space": TORUS, "multapses": False,
+          "autapses": False}
     conn = sc.connect(pos, seed=1, **kw)
     report = sc.check(conn, **kw)
     assert report.passed and [c.name for c in report.checks] == ["indices", "counts", "autapses", "multapses",
@@ -185,6 +186,8 @@ def test_check_from_python_with_sc_check():
     assert report.passed and "autapses" not in [c.name for c in report.checks]
     with pytest.raises(TypeError, match="connections must be the Connections"):
         sc.check((conn.sources, conn.targets), rule=sc.FixedInDegree(6))
-    from spatialconn.check import check_projection as same  # the module stays importable as a module
+    from spatialconn.check import (
+        check_projection as same,  # the module stays importable as a module
+    )
 
     assert same is check_projection

@@ -8,7 +8,6 @@ import numpy as np
 
 from ._units import plain
 
-
 #: largest count (degree, total) accepted: sums of a few of them still fit in int64
 MAX_COUNT = 2**62
 

@@ -17,7 +17,6 @@ from .kernels import Kernel
 from .masks import Mask
 from .space import wrap
 
-
 #: lengths whose squares and ratios stay normal float64 numbers
 LENGTH_RANGE = (1e-100, 1e100)
 #: largest ratio between the problem's lengths (kernel, mask, extent of the positions)
