@@ -191,3 +191,13 @@ def test_check_from_python_with_sc_check():
     )
 
     assert same is check_projection
+
+
+@pytest.mark.parametrize("kw, exc, pattern", [
+    ({"alpha": 0}, ValueError, "alpha must lie in"), ({"max_pairs": 0}, ValueError, "max_pairs must be a positive"),
+    ({"replicates": 1.5}, ValueError, "replicates must be a positive"), ({"seed": -1}, ValueError, "seed must be"),
+    ({"seed": None}, TypeError, "seed must be an int")])
+def test_check_arguments_are_validated(kw, exc, pattern):
+    conn = sc.connect(POS[:50], rule=sc.FixedOutDegree(2), seed=1)
+    with pytest.raises(exc, match=pattern):
+        sc.check(conn, rule=sc.FixedOutDegree(2), **kw)

@@ -55,7 +55,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
+from ._validate import positive_int
 from .problem import Problem
+from .rng import seed_sequence
 from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli
 
 __all__ = ["ALPHA", "Check", "Report", "check", "check_projection", "expected_distance_density", "holm"]
@@ -171,6 +173,13 @@ def check_projection(sources, targets, projection, source_positions, target_posi
     --------
     See the module docstring.
     """
+    positive_int(max_pairs, "max_pairs")
+    positive_int(replicates, "replicates")
+    if alpha is not None and not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+    if seed is None or isinstance(seed, np.random.SeedSequence):
+        raise TypeError(f"seed must be an int (the check is deterministic), got {seed!r}")
+    seed_sequence(seed)  # the shared parser: a non-negative int
     s = np.asarray(sources, dtype=np.int64)
     t = np.asarray(targets, dtype=np.int64)
     src = np.asarray(source_positions, dtype=np.float64)
