@@ -10,6 +10,7 @@ the candidates it draws from.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -102,7 +103,7 @@ class Problem:
             return True
         return getattr(self.kernel, "positive_everywhere", False) and self.well_scaled
 
-    @property
+    @cached_property  # O(N) once per problem (the engines ask for every block)
     def well_scaled(self) -> bool:
         """Whether every length suits float64 arithmetic on weights.
 
