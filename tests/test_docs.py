@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 #: pages whose ``>>>`` examples are run here (the others belong to other parts of the project)
 PAGES = ["index.md", "rules.md", "kernels_masks.md", "choosing.md"]
-#: pages whose ``python`` recipes (blocks without ``>>>``) are run, each in a fresh process
+#: pages whose ``python`` recipes (blocks without ``>>>``) are run, each in a fresh process; not run:
+#: large_networks.md (10^8 synapses, a Dask cluster writing to /shared, SLURM) and sonata.md (BMTK)
 RECIPE_PAGES = ["simulators.md", "cli.md", "index.md"]
 
 
