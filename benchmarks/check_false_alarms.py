@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from spatialconn import connect
 from spatialconn.check import check_projection, holm
 from spatialconn.spec import load
 
@@ -33,8 +34,6 @@ def main():
             proj = dataclasses.replace(proj, seed=10_000 + run)
             kw = net.arguments(name)
             kw["seed"] = proj.seed
-            from spatialconn import connect
-
             conn = connect(**kw)
             reports.append(check_projection(conn.sources, conn.targets, proj, net.populations[proj.source].positions,
                                             net.populations[proj.target].positions, alpha=None))
