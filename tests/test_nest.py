@@ -236,3 +236,35 @@ def test_3d_spherical_and_box_masks_anchored_like_nest():
             (scn.connect_spec(many, one, spec, seed=1) if ours else nest.Connect(many, one, spec))
             sets.append(_pair_set(many, one))
         assert len(sets[0]) >= 3 and sets[0] == sets[1]
+
+
+def test_pairwise_poisson_like_nest():
+    # NEST's own pairwise_poisson and ours: totals both ~ Poisson(Λ) with Λ from the formula,
+    # multapses present, distances from the same distribution (two-sample KS)
+    spec = {"rule": "pairwise_poisson", "pairwise_avg_num_conns": {"gaussian": {"std": 0.1}, "factor": 3.0},
+            "mask": {"circular": {"radius": 0.25}}, "allow_autapses": False}
+    results = []
+    for ours in (False, True):
+        nest.ResetKernel()
+        nest.rng_seed = 5
+        layer, pos = _free(300, 21, edge_wrap=True)
+        if ours:
+            scn.connect_spec(layer, layer, spec, seed=3)
+        else:
+            nest.Connect(layer, layer, dict(spec, pairwise_avg_num_conns=3.0 * nest.spatial_distributions.gaussian(
+                nest.spatial.distance, std=0.1)))
+        s, t = _pairs(layer, layer)
+        g0 = layer[0].global_id
+        disp = pos[t - g0] - pos[s - g0]
+        disp -= np.round(disp)
+        results.append((s, t, np.linalg.norm(disp, axis=1)))
+    disp = pos[None, :, :] - pos[:, None, :]
+    d = np.linalg.norm(disp - np.round(disp), axis=-1)
+    lam = np.where(d <= 0.25, 3.0 * np.exp(-d**2 / 0.02), 0.0)
+    np.fill_diagonal(lam, 0.0)
+    from scipy import stats
+    for s, t, dist in results:
+        assert abs(s.size - lam.sum()) < 4.5 * np.sqrt(lam.sum())
+        assert not np.any(s == t) and dist.max() <= 0.25
+        assert np.unique(s * 100_000 + t).size < s.size  # multapses
+    assert stats.ks_2samp(results[0][2], results[1][2]).pvalue > 1e-4

@@ -21,7 +21,7 @@ from .kernels import (
     Shifted,
 )
 from .masks import Annulus, Box, Disc, Ellipse, Mask
-from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, Rule
+from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, PairwisePoisson, Rule
 from .space import Space
 
 __version__ = "0.1.0"
@@ -46,6 +46,7 @@ __all__ = [
     "FixedInDegree",
     "FixedTotalNumber",
     "PairwiseBernoulli",
+    "PairwisePoisson",
     "Kernel",
     "Gaussian",
     "Exponential",

@@ -2,7 +2,7 @@
 
 NEST (3.10) anchors a mask on the *driver* and tests the *pool* node's
 displacement from it: ``target - source`` for ``fixed_outdegree`` and
-``pairwise_bernoulli`` (default ``use_on_source=False``), ``source - target``
+``pairwise_bernoulli`` (default ``use_on_source=False``) and ``pairwise_poisson``, ``source - target``
 for ``fixed_indegree`` and ``pairwise_bernoulli`` with ``use_on_source=True``
 (measured on NEST 3.10 with anchored rectangular masks). spatialconn's masks
 are always on ``target - source``, so the second group is reflected through
@@ -25,7 +25,8 @@ a spatialconn ``Kernel``                                that kernel
 ======================================================  =======================================
 
 Add ``"factor": f`` to a kernel dict for NEST's ``f * kernel`` (it only
-matters for ``pairwise_bernoulli``). Missing parameters take NEST's defaults.
+matters for ``pairwise_bernoulli`` and ``pairwise_poisson``, whose
+``pairwise_avg_num_conns`` takes the same forms as ``p``). Missing parameters take NEST's defaults.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import numpy as np
 
 from .kernels import AnisotropicGaussian, Exponential, Gamma, Gaussian, Kernel, Linear
 from .masks import Annulus, Box, Disc, Ellipse, Mask
-from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli
+from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, PairwisePoisson
 
 __all__ = ["translate_conn_spec", "translate_kernel", "translate_mask", "reflect"]
 
@@ -45,6 +46,7 @@ _RULE_KEYS = {
     "fixed_indegree": "indegree",
     "fixed_total_number": "N",
     "pairwise_bernoulli": "p",
+    "pairwise_poisson": "pairwise_avg_num_conns",
 }
 _COMMON_KEYS = {"rule", "p", "mask", "allow_autapses", "allow_multapses", "allow_oversized_mask"}
 
@@ -64,8 +66,10 @@ def translate_conn_spec(conn_spec: dict) -> dict:
     ----------
     conn_spec : dict
         ``rule`` (``fixed_outdegree``, ``fixed_indegree``, ``fixed_total_number``,
-        ``pairwise_bernoulli``), its count (``outdegree``, ``indegree``, ``N``)
-        or ``p``, optionally ``p`` as a kernel (see the module notes), ``mask``
+        ``pairwise_bernoulli``, ``pairwise_poisson``), its count (``outdegree``,
+        ``indegree``, ``N``) or ``p`` (``pairwise_avg_num_conns`` for
+        ``pairwise_poisson``, a number or kernel dict like ``p``),
+        optionally ``p`` as a kernel (see the module notes), ``mask``
         (NEST mask dict with optional ``anchor``), ``allow_autapses``,
         ``allow_multapses`` (both default True, as in NEST), ``use_on_source``.
 
@@ -95,14 +99,20 @@ def translate_conn_spec(conn_spec: dict) -> dict:
         raise ValueError(f"conn_spec['rule'] must be one of {sorted(_RULE_KEYS)}, got {rule_name!r}")
     count_key = _RULE_KEYS[rule_name]
     allowed = _COMMON_KEYS | {count_key} | ({"use_on_source"} if rule_name == "pairwise_bernoulli" else set())
+    if rule_name == "pairwise_poisson":  # its kernel is pairwise_avg_num_conns
+        allowed = allowed - {"p"}
     unknown = sorted(set(conn_spec) - allowed)
     if unknown:
         raise ValueError(f"conn_spec key(s) {unknown} are not supported for rule {rule_name!r}; "
                          f"allowed: {sorted(allowed)}")
-    p = conn_spec.get("p", 1.0)
+    p = conn_spec.get(count_key if rule_name == "pairwise_poisson" else "p", 1.0)
     kernel, factor = translate_kernel(p)
     if rule_name == "pairwise_bernoulli":
         rule = PairwiseBernoulli(factor)
+    elif rule_name == "pairwise_poisson":
+        if count_key not in conn_spec:
+            raise ValueError("conn_spec for rule 'pairwise_poisson' needs 'pairwise_avg_num_conns'")
+        rule = PairwisePoisson(factor)
     else:
         if count_key not in conn_spec:
             raise ValueError(f"conn_spec for rule {rule_name!r} needs {count_key!r}")
