@@ -20,7 +20,7 @@ from .kernels import (
     Linear,
     Shifted,
 )
-from .masks import Annulus, Box, Disc, Ellipse, Mask
+from .masks import Annulus, Box, Disc, Ellipse, Mask, RotatedBox
 from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, PairwisePoisson, Rule
 from .space import Space
 
@@ -60,6 +60,7 @@ __all__ = [
     "Disc",
     "Annulus",
     "Box",
+    "RotatedBox",
     "Ellipse",
     "Space",
 ]

@@ -12,7 +12,7 @@ from . import engine as engines
 from ._units import UnitContext, plain
 from .connections import Connections
 from .kernels import CustomKernel, Kernel, Shifted
-from .masks import Mask
+from .masks import Mask, periodic_images
 from .problem import Problem
 from .rng import global_generator, root_key
 from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, PairwisePoisson, Rule
@@ -174,6 +174,7 @@ class _Job:
         mask = _check_mask(mask, d, units)
         space = _check_space(space, d, units, src, tgt, mask)
         periods = np.full(d, np.inf) if space is None else space.periods
+        mask = periodic_images(mask, periods)  # a mask's bounding box must fit each period
         in_degree = isinstance(self.rule, FixedInDegree)
         drivers, partners = (tgt, src) if in_degree else (src, tgt)
         self.problem = Problem(
@@ -441,12 +442,5 @@ def _check_space(space, d: int, units: UnitContext, src, tgt, mask):
             raise ValueError(
                 f"{name} neuron {i} lies outside the space extent: coordinate {c} = {pos[i, c]} "
                 f"not in [{b[c, 0]}, {b[c, 1]}]"
-            )
-    if mask is not None and any(space.periodic):
-        half = float(np.min(space.lengths[list(space.periodic)])) / 2
-        if mask.reach > half:
-            raise ValueError(
-                f"mask reaches {mask.reach:g}, beyond half the periodic extent ({half:g}): with "
-                "minimum-image distances it would wrap onto itself; shrink the mask or the periodicity"
             )
     return space
