@@ -35,6 +35,7 @@ import numpy as np
 from ._adapters import avoid_openmp_clash, connect_neurons
 from ._nest_spec import translate_conn_spec
 from .connections import Connections
+from .masks import periodic_images
 from .space import Space
 
 __all__ = ["connect", "connect_spec", "layer_positions", "layer_space"]
@@ -109,8 +110,9 @@ def connect(pre, post, rule, kernel=None, *, mask=None, space=None, multapses=Tr
         src_pos, tgt_pos = (np.asarray(p, dtype=np.float64) for p in positions)
     if space is None and positions is None:
         space = _common_space(pre, post)
-        if space is not None:  # NEST wraps by period only; put both layers inside one extent
-            src_pos, tgt_pos = _wrap_into(src_pos, space), _wrap_into(tgt_pos, space)
+    if positions is None and space is not None and any(space.periodic):
+        # NEST wraps by period only; put both layers inside one extent
+        src_pos, tgt_pos = _wrap_into(src_pos, space), _wrap_into(tgt_pos, space)
     spec = _syn_spec(syn_spec, weight, delay)
     conn = connect_neurons(src_pos, tgt_pos, pre_ids, post_ids, rule, kernel, mask=mask, space=space,
                            multapses=multapses, autapses=autapses, seed=seed)
@@ -153,9 +155,73 @@ def connect_spec(pre, post, conn_spec, syn_spec=None, *, seed=None, positions=No
     >>> len(c)
     300
     """
-    kw = translate_conn_spec(conn_spec)
-    return connect(pre, post, kw.pop("rule"), kw.pop("kernel"), seed=seed, positions=positions, space=space,
-                   syn_spec=syn_spec, **kw)
+    import nest
+
+    bad_property = _nest_error("BadProperty", ValueError)
+    if positions is None:
+        for nodes, name in ((pre, "pre"), (post, "post")):
+            _ids(nodes, name)
+            if getattr(nodes, "spatial", None) is None:
+                raise TypeError(f"{name} must have spatial information (created with positions=) for a "
+                                "spatial conn_spec, or pass positions=(pre_positions, post_positions)")
+    try:
+        kw = translate_conn_spec(conn_spec, _pool_grid(pre, post, conn_spec) if positions is None else None)
+    except ValueError as exc:
+        raise bad_property(str(exc)) from exc
+    _refuse_recorders(post, conn_spec)
+    rule, kernel, mask = kw.pop("rule"), kw.pop("kernel"), kw.pop("mask")
+    if space is None and positions is None:  # NEST wraps by the layer it searches (the pool layer)
+        space = layer_space(_pool(pre, post, conn_spec))
+    if mask is not None and space is not None:
+        try:
+            mask = periodic_images(mask, space.periods, oversized=bool(conn_spec.get("allow_oversized_mask", False)))
+        except ValueError as exc:
+            raise bad_property(f"Mask size must not exceed layer size; set allow_oversized_mask to override. "
+                               f"({exc})") from exc
+    try:
+        return connect(pre, post, rule, kernel, mask=mask, seed=seed, positions=positions, space=space,
+                       syn_spec=syn_spec, **kw)
+    except ValueError as exc:
+        if isinstance(exc, nest.NESTErrors.KernelException):
+            raise
+        raise bad_property(str(exc)) from exc
+
+
+def _nest_error(name, base):
+    """NEST's exception ``name`` that is also a ``base`` (code written for either catches it)."""
+    import nest
+
+    key = (name, base)
+    if key not in _ERRORS:
+        _ERRORS[key] = type(name, (getattr(nest.NESTErrors, name), base), {"__module__": __name__})
+    return _ERRORS[key]
+
+
+_ERRORS: dict = {}
+
+
+def _pool(pre, post, conn_spec):
+    """The layer NEST searches with the mask: targets for fixed_outdegree and use_on_source, else sources."""
+    rule = conn_spec.get("rule") if isinstance(conn_spec, dict) else None
+    on_post = rule == "fixed_outdegree" or (rule == "pairwise_bernoulli" and conn_spec.get("use_on_source", False))
+    return post if on_post else pre
+
+
+def _pool_grid(pre, post, conn_spec):
+    """``(extent, shape)`` of the pool layer if it is a grid layer (for grid masks)."""
+    meta = _pool(pre, post, conn_spec).spatial
+    return (meta["extent"], meta["shape"]) if "shape" in meta else None
+
+
+def _refuse_recorders(post, conn_spec):
+    """NEST connects neurons to recorders (no proxies) only by ``pairwise_bernoulli`` with ``use_on_source``."""
+    if not (conn_spec.get("rule") == "pairwise_bernoulli" and conn_spec.get("use_on_source", False)):
+        kinds = post.get("element_type")
+        kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+        if "recorder" in kinds:
+            raise _nest_error("IllegalConnection", ValueError)(
+                f"spatial {conn_spec.get('rule')!r} onto recording devices is not possible in NEST; use "
+                "pairwise_bernoulli with use_on_source=True (or nest.Connect without spatial terms)")
 
 
 def layer_positions(nodes, name: str = "nodes") -> np.ndarray:
@@ -195,8 +261,11 @@ def layer_space(nodes):
     if meta is None or not meta.get("edge_wrap", False):
         return None
     centre = np.asarray(meta["center"], float)
-    half = np.asarray(meta["extent"], float) / 2
-    return Space(extent=tuple(zip((centre - half).tolist(), (centre + half).tolist())), periodic=True)
+    extent = np.asarray(meta["extent"], float)
+    flat = extent <= 0  # all nodes on a line or plane: NEST gives that axis extent 0; it cannot wrap
+    half = np.where(flat, 0.5, extent / 2)
+    return Space(extent=tuple(zip((centre - half).tolist(), (centre + half).tolist())),
+                 periodic=tuple((~flat).tolist()))
 
 
 def _common_space(pre, post):
@@ -209,7 +278,7 @@ def _common_space(pre, post):
 
 def _wrap_into(pos, space):
     lo = space.bounds[:, 0]
-    return lo + np.mod(pos - lo, space.lengths)
+    return np.where(space.periodic, lo + np.mod(pos - lo, space.lengths), pos)
 
 
 def _ids(nodes, name):
@@ -257,6 +326,8 @@ def _create(pre_ids, post_ids, conn, spec):
             arr = np.asarray(value, dtype=np.float64)
             if arr.ndim == 0:
                 arr = np.full(n, float(arr))
+            elif arr.ndim == 2 and arr.size == n:  # NEST's (drivers, degree) arrays: row by row, as drawn
+                arr = arr.ravel()
             if arr.shape != (n,):
                 raise ValueError(f"syn_spec[{key!r}] has shape {arr.shape}, expected ({n},) (one per synapse)")
             value = arr
