@@ -14,7 +14,9 @@ mask dicts). A call that cannot be written in that vocabulary (e.g. a kernel
 of ``nest.spatial.distance.x`` alone, a mask built with ``|``/``&``, a
 random kernel) runs natively and marks its test "n/a".
 
-At the end a summary is printed and written to ``$NEST_SUITE_REPORT``
+Seeds: each routed call gets ``SeedSequence([nest.rng_seed, call number,
+$NEST_SUITE_SEED])`` (default 0), so the statistical tests can be repeated
+with other streams. At the end a summary is printed and written to ``$NEST_SUITE_REPORT``
 (default ``nest_suite_report.json``): tests that routed at least one
 connection, passed/failed, and the n/a ones with the reason.
 """
@@ -27,6 +29,7 @@ import os
 import numpy as np
 import pytest
 
+import spatialconn as sc
 import spatialconn.nest as scn  # before nest: numba's and NEST's OpenMP runtimes
 
 os.environ.setdefault("PYNEST_QUIET", "1")
@@ -75,7 +78,7 @@ def _install_tags():
     sp.DistanceParameter.__init__ = distance_init
 
     for op in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__neg__",
-               "__pos__"):
+               "__pos__", "__lt__", "__le__", "__gt__", "__ge__"):
         orig = getattr(_types.Parameter, op)
 
         def wrapped(self, *args, _orig=orig, _op=op):
@@ -83,6 +86,16 @@ def _install_tags():
             out._sc = ("op", _op, self, *args)
             return out
         setattr(_types.Parameter, op, wrapped)
+
+    import nest.logic.hl_api_logic as logic
+
+    conditional = logic.conditional
+
+    def tagged_conditional(condition, if_true, if_false):
+        out = conditional(condition, if_true, if_false)
+        out._sc = ("conditional", condition, if_true, if_false)
+        return out
+    logic.conditional = nest.logic.conditional = tagged_conditional
 
     create_mask = lib_spatial.CreateMask
 
@@ -123,6 +136,11 @@ def _value(p):
             keys = ("mean_x", "mean_y", "std_x", "std_y", "rho")
             return ("kernel", "gaussian2D", {k: float(spec[k]) for k in keys if k in spec}, 1.0)
         raise NotTranslatable(f"Parameter {name!r} {spec}")
+    if tag[0] == "conditional":  # a step of the distance: conditional(distance < r, a, 0)
+        cond, a, b = _value(tag[1]), _value(tag[2]), _value(tag[3])
+        if cond[0] == "below" and isinstance(a, float) and b == 0.0:
+            return ("step", cond[1], cond[2], a)
+        raise NotTranslatable(f"conditional {cond}, {a}, {b}")
     _, op, a, *rest = tag
     a = _value(a)
     b = _value(rest[0]) if rest else None
@@ -143,6 +161,8 @@ def _value(p):
         return _add(a, _scale(b, -1.0))
     if op == "__rsub__":
         return _add(_scale(a, -1.0), b)
+    if op in ("__lt__", "__le__") and a == ("affine", 0.0, 1.0) and isinstance(b, float):
+        return ("below", b, op == "__le__")
     raise NotTranslatable(f"Parameter operation {op} on {a}, {b}")
 
 
@@ -178,6 +198,9 @@ def _as_spec(p):
         return v[1] if v[2] == 0 else {"linear": {"c": v[1], "a": v[2]}}
     if v[0] == "kernel":
         return {v[1]: v[2], "factor": v[3]}
+    if v[0] == "step":  # a spatialconn kernel: connect_spec takes those too
+        r, inclusive, height = v[1], v[2], v[3]
+        return sc.CustomKernel(lambda d: height * ((d <= r) if inclusive else (d < r)), cutoff=r, peak=height)
     raise NotTranslatable(f"{v}")
 
 
@@ -236,7 +259,8 @@ def routed_connect(pre, post, conn_spec=None, syn_spec=None, return_synapsecolle
         return _NATIVE_CONNECT(pre, post, conn_spec, syn_spec, return_synapsecollection=return_synapsecollection)
     STATE["routed"] += 1
     _COUNTER[0] += 1
-    scn.connect_spec(pre, post, spec, syn, seed=np.random.SeedSequence([int(nest.rng_seed), _COUNTER[0]]))
+    seed = np.random.SeedSequence([int(nest.rng_seed), _COUNTER[0], int(os.environ.get("NEST_SUITE_SEED", 0))])
+    scn.connect_spec(pre, post, spec, syn, seed=seed)
     return nest.GetConnections(pre, post) if return_synapsecollection else None
 
 

@@ -288,6 +288,9 @@ def _ids(nodes, name):
         raise ImportError("spatialconn.nest needs NEST: pip install spatialconn[nest]") from exc
     if not isinstance(nodes, nest.NodeCollection):
         raise TypeError(f"{name} must be a nest.NodeCollection, got {type(nodes).__name__}")
+    n = len(nodes)
+    if n and nodes[-1].global_id - nodes[0].global_id == n - 1:  # ids are sorted and unique: a range
+        return np.arange(nodes[0].global_id, nodes[0].global_id + n, dtype=np.int64)  # (tolist: ~50 µs/node)
     return np.asarray(nodes.tolist(), dtype=np.int64)
 
 
