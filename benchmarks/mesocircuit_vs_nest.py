@@ -53,16 +53,15 @@ def run(variant: str, scale: float, threads: int, seed: int = 1) -> dict:
     projs = meso.projections(params, seed)
     out = {"variant": variant, "scale": scale, "threads": threads, "neurons": int(params["num_neurons"].sum())}
     if variant == "spatialconn":
-        import spatialconn as sc
 
         t0, n = time.perf_counter(), 0
         for proj, conn in meso.build(params, pos, seed):
             n += len(conn)
         out.update(connect_s=time.perf_counter() - t0, synapses=n, prepare_s=None)
     else:
-        import spatialconn.nest as scn  # before nest (OpenMP runtimes)
-
         import nest
+
+        import spatialconn.nest as scn  # before nest (OpenMP runtimes)
 
         nest.ResetKernel()
         nest.set(local_num_threads=threads, rng_seed=seed)

@@ -209,9 +209,9 @@ def weights(params, n, i, j, rng):
 
 def simulate(params: dict, pos: list, t_sim: float, seed: int = 0, t_presim: float = 100.0, threads: int = 2):
     """Build the network in NEST through :mod:`spatialconn.nest`, simulate, return rates and spikes."""
-    import spatialconn.nest as scn  # before nest: numba's and NEST's OpenMP runtimes
-
     import nest
+
+    import spatialconn.nest as scn  # before nest: numba's and NEST's OpenMP runtimes
 
     nest.ResetKernel()
     nest.set(local_num_threads=threads, resolution=0.1, rng_seed=seed + 1, print_time=False)

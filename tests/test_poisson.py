@@ -174,3 +174,13 @@ def test_bad_input():
     with pytest.raises(ValueError, match="source 0 expects"):  # Gamma with kappa < 1 is infinite at d = 0
         sc.connect(pos, rule=sc.PairwisePoisson(1.0), kernel=sc.Gamma(0.5, 0.1))
     assert len(sc.connect(pos, rule=sc.PairwisePoisson(0.0), seed=1)) == 0
+
+
+def test_dask_partitions_give_the_same_synapses(sheet):
+    dask_connect = pytest.importorskip("spatialconn.dask").connect
+    pos, _, _, args = sheet
+    whole = sc.connect(pos, seed=18, **args)
+    frame = dask_connect(pos, seed=18, npartitions=3, **args)
+    frame = frame.compute() if hasattr(frame, "compute") else frame
+    assert np.array_equal(np.sort(whole.sources * 1500 + whole.targets),
+                          np.sort(np.asarray(frame["source"]) * 1500 + np.asarray(frame["target"])))

@@ -198,6 +198,9 @@ def _as_spec(p):
         return v[1] if v[2] == 0 else {"linear": {"c": v[1], "a": v[2]}}
     if v[0] == "kernel":
         return {v[1]: v[2], "factor": v[3]}
+    if v[0] == "axis":  # nest.spatial.distance.x etc. is |dx|: a kernel of the displacement
+        k = v[1] - 1
+        return sc.CustomKernel(lambda x: np.abs(x[..., k]), cutoff=np.inf, on="displacement")
     if v[0] == "step":  # a spatialconn kernel: connect_spec takes those too
         r, inclusive, height = v[1], v[2], v[3]
         return sc.CustomKernel(lambda d: height * ((d <= r) if inclusive else (d < r)), cutoff=r, peak=height)

@@ -4,7 +4,8 @@ Install with ``pip install spatialconn[nest]``. Two entry points:
 
 * :func:`connect` takes spatialconn rules and kernels;
 * :func:`connect_spec` takes NEST's own ``conn_spec`` dict (``fixed_outdegree``,
-  ``fixed_indegree``, ``fixed_total_number``, ``pairwise_bernoulli``, masks,
+  ``fixed_indegree``, ``fixed_total_number``, ``pairwise_bernoulli``,
+  ``pairwise_poisson``, masks including ``grid`` and rotated boxes,
   kernels as dicts, see :mod:`spatialconn._nest_spec`), so switching from
   ``nest.Connect(pre, post, conn_spec)`` is a one-line change, and
   ``fixed_total_number`` with a kernel or mask works (NEST refuses it).
@@ -137,11 +138,30 @@ def connect_spec(pre, post, conn_spec, syn_spec=None, *, seed=None, positions=No
     syn_spec : dict, optional
         As for :func:`connect`; ``weight``/``delay`` may be callables of distance.
     seed, positions, space
-        As for :func:`connect`.
+        As for :func:`connect`; by default the space wraps like the layer NEST
+        searches with the mask (sources, or targets for ``fixed_outdegree``
+        and ``use_on_source``).
 
     Returns
     -------
     Connections
+
+    Raises
+    ------
+    nest.NESTErrors.BadProperty
+        Invalid parameters, masks wider than a wrapped layer without
+        ``allow_oversized_mask``, infeasible requests (also a ``ValueError``).
+    nest.NESTErrors.IllegalConnection
+        A spatial rule onto recording devices other than ``pairwise_bernoulli``
+        with ``use_on_source`` (also a ``ValueError``), as in NEST.
+    TypeError
+        Nodes that are not spatial (without ``positions``), wrong types.
+
+    Notes
+    -----
+    NEST's semantics where ``sc.connect`` is stricter: ``pairwise_bernoulli``
+    connects with probability ``min(1, p · K)``; masks may cover a whole
+    wrapped layer (a pair is in the mask when some periodic image is).
 
     Examples
     --------
@@ -277,8 +297,9 @@ def _common_space(pre, post):
 
 
 def _wrap_into(pos, space):
-    lo = space.bounds[:, 0]
-    return np.where(space.periodic, lo + np.mod(pos - lo, space.lengths), pos)
+    lo, hi = space.bounds[:, 0], space.bounds[:, 1]
+    inside = (pos >= lo) & (pos <= hi)  # unchanged (bit for bit) where already inside
+    return np.where(np.asarray(space.periodic) & ~inside, lo + np.mod(pos - lo, space.lengths), pos)
 
 
 def _ids(nodes, name):
