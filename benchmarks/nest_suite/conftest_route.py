@@ -33,9 +33,9 @@ import spatialconn as sc
 import spatialconn.nest as scn  # before nest: numba's and NEST's OpenMP runtimes
 
 os.environ.setdefault("PYNEST_QUIET", "1")
-import nest  # noqa: E402
-from nest.lib import hl_api_connection_helpers as _helpers  # noqa: E402
-from nest.lib import hl_api_types as _types  # noqa: E402
+import nest
+from nest.lib import hl_api_connection_helpers as _helpers
+from nest.lib import hl_api_types as _types
 
 _NATIVE_CONNECT = nest.Connect
 STATE = {"routed": 0, "na": []}
@@ -262,7 +262,7 @@ def routed_connect(pre, post, conn_spec=None, syn_spec=None, return_synapsecolle
         return _NATIVE_CONNECT(pre, post, conn_spec, syn_spec, return_synapsecollection=return_synapsecollection)
     STATE["routed"] += 1
     _COUNTER[0] += 1
-    seed = np.random.SeedSequence([int(nest.rng_seed), _COUNTER[0], int(os.environ.get("NEST_SUITE_SEED", 0))])
+    seed = np.random.SeedSequence([int(nest.rng_seed), _COUNTER[0], int(os.environ.get("NEST_SUITE_SEED", "0"))])
     scn.connect_spec(pre, post, spec, syn, seed=seed)
     return nest.GetConnections(pre, post) if return_synapsecollection else None
 
@@ -280,11 +280,11 @@ def _route_state():
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        if STATE["routed"] or STATE["na"]:
-            kind = "n/a" if STATE["na"] else ("pass" if report.passed else "fail")
-            RESULTS[item.nodeid] = {"result": kind, "routed": STATE["routed"], "na": list(STATE["na"]),
-                                    "error": "" if report.passed else str(report.longrepr).splitlines()[-1][:300]}
+    finished = report.when == "call" or (report.when == "setup" and report.outcome != "passed")
+    if finished and (STATE["routed"] or STATE["na"]):
+        kind = "n/a" if STATE["na"] else ("pass" if report.passed else "fail")
+        RESULTS[item.nodeid] = {"result": kind, "routed": STATE["routed"], "na": list(STATE["na"]),
+                                "error": "" if report.passed else str(report.longrepr).splitlines()[-1][:300]}
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -35,11 +35,25 @@ import math
 
 import numpy as np
 
-from .kernels import AnisotropicGaussian, CustomKernel, Exponential, Gamma, Gaussian, Kernel, Linear
+from .kernels import (
+    AnisotropicGaussian,
+    CustomKernel,
+    Exponential,
+    Gamma,
+    Gaussian,
+    Kernel,
+    Linear,
+)
 from .masks import Annulus, Box, Disc, Ellipse, Mask, RotatedBox
-from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, PairwisePoisson
+from .rules import (
+    FixedInDegree,
+    FixedOutDegree,
+    FixedTotalNumber,
+    PairwiseBernoulli,
+    PairwisePoisson,
+)
 
-__all__ = ["translate_conn_spec", "translate_kernel", "translate_mask", "reflect", "clipped_bernoulli"]
+__all__ = ["clipped_bernoulli", "reflect", "translate_conn_spec", "translate_kernel", "translate_mask"]
 
 _RULE_KEYS = {
     "fixed_outdegree": "outdegree",

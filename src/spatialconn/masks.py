@@ -21,7 +21,7 @@ import numpy as np
 
 from ._validate import finite_array, positive, scalar
 
-__all__ = ["Mask", "Disc", "Annulus", "Box", "RotatedBox", "Ellipse", "periodic_images"]
+__all__ = ["Annulus", "Box", "Disc", "Ellipse", "Mask", "RotatedBox", "periodic_images"]
 
 
 class Mask:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ._validate import counts, scalar
 
-__all__ = ["Rule", "FixedOutDegree", "FixedInDegree", "FixedTotalNumber", "PairwiseBernoulli", "PairwisePoisson"]
+__all__ = ["FixedInDegree", "FixedOutDegree", "FixedTotalNumber", "PairwiseBernoulli", "PairwisePoisson", "Rule"]
 
 
 class Rule:
@@ -210,7 +210,6 @@ class PairwisePoisson(Rule):
     >>> conn = sc.connect(pos, rule=sc.PairwisePoisson(2.0), kernel=sc.Gaussian(0.1), seed=1)
     >>> len(conn)    # Poisson with mean 2 · Σ_ij K(d_ij) ≈ 1178
     1103
-    True
 
     References
     ----------
