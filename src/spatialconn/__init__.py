@@ -20,8 +20,8 @@ from .kernels import (
     Linear,
     Shifted,
 )
-from .masks import Annulus, Box, Disc, Ellipse, Mask
-from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, Rule
+from .masks import Annulus, Box, Disc, Ellipse, Mask, RotatedBox
+from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, PairwisePoisson, Rule
 from .space import Space
 
 __version__ = "0.1.0"
@@ -46,6 +46,7 @@ __all__ = [
     "FixedInDegree",
     "FixedTotalNumber",
     "PairwiseBernoulli",
+    "PairwisePoisson",
     "Kernel",
     "Gaussian",
     "Exponential",
@@ -59,6 +60,7 @@ __all__ = [
     "Disc",
     "Annulus",
     "Box",
+    "RotatedBox",
     "Ellipse",
     "Space",
 ]
