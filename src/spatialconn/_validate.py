@@ -69,3 +69,16 @@ def counts(value, name: str) -> np.ndarray:
 
 def is_integer(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def positive_int(value, name: str) -> int:
+    """An integer >= 1 (bools rejected); ``ValueError`` naming ``name`` otherwise.
+
+    Examples
+    --------
+    >>> positive_int(3, "chunk_size")
+    3
+    """
+    if not is_integer(value) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)

@@ -144,9 +144,8 @@ def sparse_margin(problem: Problem, prof: Profile, grid: Grid, kmax: int, multap
     Examples
     --------
     >>> import numpy as np, spatialconn as sc
-    >>> from spatialconn.connect import _plan as plan
-    >>> job = plan(np.random.default_rng(0).random((10_000, 2)) * 100, rule=sc.FixedOutDegree(100),
-    ...            kernel=sc.Gaussian(1.0), multapses=False)
+    >>> job = sc.plan(np.random.default_rng(0).random((10_000, 2)) * 100, rule=sc.FixedOutDegree(100),
+    ...               kernel=sc.Gaussian(1.0), multapses=False)
     >>> prof, g = Profile(job.problem.kernel, 2), _plan(job.problem).grid
     >>> round(sparse_margin(job.problem, prof, g, 1, True), 1), round(sparse_margin(job.problem, prof, g, 100, False), 1)
     (0.0, 130.9)
@@ -428,9 +427,8 @@ def exact_fallbacks(problem: Problem, degrees: np.ndarray, multapses: bool, shor
     Examples
     --------
     >>> import numpy as np, spatialconn as sc
-    >>> from spatialconn.connect import _plan as plan
     >>> pos = np.r_[np.random.default_rng(0).random((1000, 2)), [[9.0, 9.0]]]
-    >>> job = plan(pos, rule=sc.FixedOutDegree(5), kernel=sc.Gaussian(0.05), multapses=False)
+    >>> job = sc.plan(pos, rule=sc.FixedOutDegree(5), kernel=sc.Gaussian(0.05), multapses=False)
     >>> np.nonzero(exact_fallbacks(job.problem, job.degrees, False))[0].tolist()
     [1000]
     """
@@ -462,14 +460,13 @@ def pieces(problem: Problem, parts: list, *, degrees=None, multapses: bool = Tru
     Examples
     --------
     >>> import numpy as np, spatialconn as sc
-    >>> from spatialconn.connect import _plan as plan
     >>> pos = np.random.default_rng(0).random((2000, 2))
-    >>> job = plan(pos, rule=sc.FixedOutDegree(5), kernel=sc.Gaussian(0.02), seed=1)
+    >>> job = sc.plan(pos, rule=sc.FixedOutDegree(5), kernel=sc.Gaussian(0.02), seed=1)
     >>> a, b = pieces(job.problem, [np.arange(0, 2000, 2), np.nonzero(pos[:, 0] < 0.2)[0]], degrees=job.degrees)
     >>> a.grid.pos.shape[0], b.grid.pos.shape[0] < 1000  # all partners; those within 0.2 + reach
     (2000, True)
     >>> d, t = b.fixed_degree(job.degrees[b.ids], True)
-    >>> whole = job.result(0, 2000)
+    >>> whole = job.connect()
     >>> bool(np.array_equal(t, whole.targets[np.isin(whole.sources, b.ids)]))
     True
     """
@@ -497,3 +494,57 @@ def pieces(problem: Problem, parts: list, *, degrees=None, multapses: bool = Tru
                     B[a], S[a] = lo[a] % g.G[a], hi[a] - lo[a] + 1
             complete = bool(np.all(S == g.G))
         yield Piece(plan, table, ids, box(g, B, S, c), complete)
+
+
+def cuts(problem: Problem) -> bool:
+    """Whether :func:`pieces` and :func:`view` can serve ``problem`` (compiled and not empty)."""
+    return native(problem) and problem.n_drivers > 0 and problem.n_partners > 0
+
+
+def view(problem: Problem, ids: np.ndarray, *, degrees=None, multapses: bool = True, p=None) -> Piece:
+    """The drivers ``ids`` (ascending) of ``problem`` over the whole grid of partners.
+
+    Random access: building it costs O(len(ids)) and sampling it costs only
+    its drivers' windows (plus one pass over the cells), not the network's.
+    Sampling gives, bit for bit, what :func:`fixed_degree` or
+    :func:`bernoulli` give these drivers; ``degrees`` (of every driver) or
+    ``p`` select the offset table as in :func:`pieces`.
+
+    Examples
+    --------
+    >>> import numpy as np, spatialconn as sc
+    >>> pos = np.random.default_rng(0).random((2000, 2))
+    >>> job = sc.plan(pos, rule=sc.FixedOutDegree(5), kernel=sc.Gaussian(0.02), seed=1)
+    >>> v = view(job.problem, np.array([4, 1500]), degrees=job.degrees)
+    >>> d, t = v.fixed_degree(job.degrees[v.ids], True)
+    >>> whole = job.connect()
+    >>> bool(np.array_equal(t, whole.targets[np.isin(whole.sources, [4, 1500])]))
+    True
+    """
+    if not native(problem):
+        raise ValueError("only problems the grid engine runs compiled have a random-access view")
+    plan = _plan(problem)
+    table = plan.table(problem, float(p) if p is not None else degree_key(np.asarray(degrees), multapses))
+    ids = np.asarray(ids, dtype=np.int64)
+    g = plan.grid
+    whole = Grid(lo=g.lo, h=g.h, G=g.G, periods=g.periods, start=g.start, pos=g.pos, index=g.index,
+                 driver_cell=g.driver_cell[ids], eps=g.eps, B=g.B, S=g.S)
+    return Piece(plan, table, ids, whole, True)
+
+
+def driver_cells(problem: Problem) -> np.ndarray:
+    """Grid coordinates ``(N_d, d)`` of each driver's cell (for spatial partitions).
+
+    Examples
+    --------
+    >>> import numpy as np, spatialconn as sc
+    >>> job = sc.plan(np.array([[0.0, 0.0], [0.0, 0.05], [1.0, 1.0]]), rule=sc.FixedOutDegree(1),
+    ...               kernel=sc.Gaussian(0.1))
+    >>> c = driver_cells(job.problem)
+    >>> bool((c[0] == c[1]).all()), bool((c[0] == c[2]).all())
+    (True, False)
+    """
+    if not native(problem):
+        raise ValueError("only problems the grid engine runs compiled have a grid of cells")
+    g = _plan(problem).grid
+    return g.cell_coords(g.driver_cell)
