@@ -49,14 +49,13 @@ def main(argv=None):
 
     import spatialconn as sc
     import spatialconn.dask as scd
-    from spatialconn.connect import _plan
     from spatialconn.io import connect_to_file
 
     pos = np.random.default_rng(a.seed).random((a.n, a.dim))
     kw = dict(rule=sc.FixedOutDegree(a.k), kernel=sc.Gaussian(a.sigma), seed=a.seed)
     out = dict(n=a.n, dim=a.dim, k=a.k, sigma=a.sigma, partitions=a.partitions, workers=a.workers)
 
-    job = _plan(pos, **kw)
+    job = sc.plan(pos, **kw)
     out["all_positions_bytes"] = len(pickle.dumps(job))
     for how in ("space", "index"):  # neurons in random order: index ranges need every partner
         t = time.perf_counter()

@@ -61,7 +61,7 @@ class ConnectionPlan:
         The exact number of synapses of each driver (fixed-degree and
         total-number rules), ``None`` for ``PairwiseBernoulli``.
     rule, multapses :
-        As given to :func:`spatialconn.plan`.
+        As given to :func:`spatialconn.plan` (``rule`` is None in a restricted plan).
     partners_held : int
         Partner positions this plan carries (all of them, except in a
         restricted plan).
@@ -91,7 +91,8 @@ class ConnectionPlan:
     def __init__(self, job, *, _ids=None, _source=None):
         self._job = job if _source is None else None
         self._source = _Whole(job) if _source is None else _source
-        self.rule, self.multapses = job.rule, job.multapses
+        self.rule = job.rule if _ids is None else None  # a piece travels light (k may be an array)
+        self.multapses = job.multapses
         self.driver = "target" if isinstance(job.rule, FixedInDegree) else "source"
         self.n_sources, self.n_targets = len(job.sources), len(job.targets)
         self._n_all = job.problem.n_drivers
@@ -162,7 +163,7 @@ class ConnectionPlan:
         return cells if self._ids is None else cells[self._ids]
 
     def __repr__(self) -> str:
-        return (f"<ConnectionPlan: {self.rule!r}, {self.n_drivers} {self.driver}s of {self.n_sources} "
+        return (f"<ConnectionPlan: {self.rule or 'restricted'}, {self.n_drivers} {self.driver}s of {self.n_sources} "
                 f"sources x {self.n_targets} targets>")
 
     # -- building synapses ---------------------------------------------------

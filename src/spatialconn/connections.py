@@ -64,6 +64,21 @@ class Connections:
         self.n_sources, self.n_targets = int(n_sources), int(n_targets)
         return self
 
+    @property
+    def source_positions(self) -> np.ndarray:
+        """Positions of the source population (plain float64), or of the sources this block holds.
+
+        A :class:`Connections` from a restricted plan (a Dask task) holds
+        only the positions its synapses need; then these are rows, not the
+        whole population.
+        """
+        return self._source_positions
+
+    @property
+    def target_positions(self) -> np.ndarray:
+        """Positions of the target population (the same array as ``source_positions`` when recurrent)."""
+        return self._target_positions
+
     def _position_rows(self):
         return (self.sources, self.targets) if self._rows is None else self._rows
 

@@ -20,7 +20,6 @@ Examples
 
 from __future__ import annotations
 
-import numbers
 import os
 
 import numpy as np
@@ -104,9 +103,9 @@ def write(conn, path, **options) -> str:
     return writer(conn, path, **options)
 
 
-def iter_blocks(job, *, memory_limit=1 << 30, chunk_size=None, progress: bool = False, start: int = 0,
+def iter_blocks(plan, *, memory_limit=1 << 30, chunk_size=None, progress: bool = False, start: int = 0,
                 stop: int | None = None):
-    """Yield the synapses of a validated job in blocks sized to ``memory_limit``.
+    """Yield the synapses of a :class:`~spatialconn.ConnectionPlan` in blocks sized to ``memory_limit``.
 
     Block boundaries are chosen from the known degrees (fixed-degree and
     total-number rules) or adaptively from the synapses per driver seen so
@@ -115,8 +114,8 @@ def iter_blocks(job, *, memory_limit=1 << 30, chunk_size=None, progress: bool = 
 
     Parameters
     ----------
-    job : spatialconn.connect._Job
-        A validated call (everything checked, nothing sampled yet).
+    plan : ConnectionPlan
+        From :func:`spatialconn.plan` (or a restricted piece of one).
     memory_limit : int or str
         Approximate bytes per block (``BYTES_PER_SYNAPSE`` per synapse).
     chunk_size : int, optional
@@ -125,21 +124,24 @@ def iter_blocks(job, *, memory_limit=1 << 30, chunk_size=None, progress: bool = 
         tqdm bar over drivers.
     start, stop : int, optional
         Only drivers ``start:stop`` (default: all).
+
+    Examples
+    --------
+    >>> import numpy as np, spatialconn as sc
+    >>> p = sc.plan(np.random.default_rng(0).random((1000, 2)), rule=sc.FixedOutDegree(50), seed=1)
+    >>> [len(b) for b in iter_blocks(p, memory_limit=20_000 * BYTES_PER_SYNAPSE)]
+    [20000, 20000, 10000]
     """
     from ..progress import progress_bar
 
-    n = job.problem.n_drivers if stop is None else int(stop)
+    n = plan.n_drivers if stop is None else int(stop)
     budget = max(1, parse_bytes(memory_limit) // BYTES_PER_SYNAPSE)
-    degrees = getattr(job, "degrees", None)
-    total = getattr(job, "_total", None)
-    if degrees is None and total is not None:
-        degrees = np.bincount(total[0], minlength=job.problem.n_drivers)
-    cum = None if degrees is None else np.cumsum(degrees, dtype=np.int64)
+    cum = None if plan.degrees is None else np.cumsum(plan.degrees, dtype=np.int64)
     with progress_bar(progress, total=n - start, desc="drivers", unit="drv") as bar:
         # Bernoulli: start small enough for the worst case (every partner), then adapt
-        lo, step = int(start), max(1, min(1024, budget // max(1, job.problem.n_partners)))
+        lo, step = int(start), max(1, min(1024, budget // max(1, plan.partners_held)))
         if n == lo:
-            yield job.result(lo, lo)
+            yield plan.block(lo, lo)
         while lo < n:
             if chunk_size is not None:
                 hi = min(n, lo + int(chunk_size))
@@ -149,7 +151,7 @@ def iter_blocks(job, *, memory_limit=1 << 30, chunk_size=None, progress: bool = 
                 hi = min(n, max(hi, lo + 1))
             else:
                 hi = min(n, lo + step)
-            block = job.result(lo, hi)
+            block = plan.block(lo, hi)
             if chunk_size is None and cum is None:  # Bernoulli: adapt to the observed rate
                 rate = max(len(block) / (hi - lo), 1e-3)
                 step = int(min(max(1, budget / rate), 4 * (hi - lo), 1 << 24))
@@ -203,14 +205,14 @@ def connect_to_file(path, sources, targets=None, rule=None, kernel=None, *, memo
     >>> import libsonata; libsonata.EdgeStorage(f).open_population("default").size
     1500
     """
-    from ..connect import _plan
+    from .._validate import positive_int
+    from ..connect import plan
 
     write_options = dict(write_options or {})
     _format_of(path, write_options.get("rows_per_file"))
-    if chunk_size is not None and (not isinstance(chunk_size, numbers.Integral)
-                                   or isinstance(chunk_size, bool) or chunk_size < 1):
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    if chunk_size is not None:
+        positive_int(chunk_size, "chunk_size")
     parse_bytes(memory_limit)
-    job = _plan(sources, targets, rule, kernel, **connect_options)
-    blocks = iter_blocks(job, memory_limit=memory_limit, chunk_size=chunk_size, progress=progress)
+    planned = plan(sources, targets, rule, kernel, **connect_options)
+    blocks = iter_blocks(planned, memory_limit=memory_limit, chunk_size=chunk_size, progress=progress)
     return write(blocks, path, **write_options)
