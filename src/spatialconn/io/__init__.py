@@ -1,6 +1,8 @@
 """File output: SONATA edges, Parquet, scipy.sparse and ``.npz``; streamed and atomic.
 
-:func:`write` picks the format from the file name; :func:`connect_to_file`
+:func:`write` picks the format from the file name (one projection),
+:func:`write_network` writes several projections to one file and
+:func:`read_network` reads them back; :func:`connect_to_file`
 builds and writes in blocks so that peak memory follows ``memory_limit``,
 not the size of the output. Every writer validates its arguments before
 creating anything and writes under a temporary name that is renamed only
@@ -25,12 +27,15 @@ import os
 import numpy as np
 
 from ._blocks import parse_bytes
+from .network import read_network, write_network
 from .parquet import write_parquet
 from .sonata import edge_types_path, write_sonata
 from .sparse import read_npz, to_scipy, write_npz
 
 __all__ = [
     "write",
+    "write_network",
+    "read_network",
     "connect_to_file",
     "iter_blocks",
     "parse_bytes",
