@@ -44,6 +44,7 @@ compiled code cannot call) and :class:`~spatialconn.Gamma` with
 
 from __future__ import annotations
 
+import contextlib
 import math
 import weakref
 
@@ -184,6 +185,26 @@ def _plan(problem: Problem) -> _Plan:
     return plan
 
 
+#: below this many drivers a call runs on one thread: waking the others costs more (random access)
+PARALLEL_MIN_DRIVERS = 64
+
+
+@contextlib.contextmanager
+def _threads(n_drivers: int):
+    """One thread for small calls (results never depend on the thread count)."""
+    if n_drivers >= PARALLEL_MIN_DRIVERS:
+        yield
+        return
+    import numba
+
+    old = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)
+
+
 def _key(view):
     return np.uint64(view.key[0]), np.uint64(view.key[1])
 
@@ -253,10 +274,11 @@ def _fixed(view, table, degrees: np.ndarray, multapses: bool, start: int, stop: 
     tab, iszero, dout, truncated = table
     k0, k1 = _key(view)
     cells, ptr, members, first = _head(view, start, stop)
-    _sample.fixed_degree(cells, ptr, members, deg, outoff, first, _ids(view, start, stop), *_tail(view),
-                         tab.offsets, tab.mode, tab.cls, tab.upper, tab.scaled_upper, tab.scaled_lower, iszero,
-                         dout, truncated, int(view.n_partners), bool(view.complete), float(tab.ref),
-                         bool(multapses), k0, k1, np.uint64(stream), out_drv, out_par, status)
+    with _threads(stop - start):
+        _sample.fixed_degree(cells, ptr, members, deg, outoff, first, _ids(view, start, stop), *_tail(view),
+                             tab.offsets, tab.mode, tab.cls, tab.upper, tab.scaled_upper, tab.scaled_lower,
+                             iszero, dout, truncated, int(view.n_partners), bool(view.complete), float(tab.ref),
+                             bool(multapses), k0, k1, np.uint64(stream), out_drv, out_par, status)
     if status[0]:
         raise RuntimeError("a driver needed partners outside its piece's box; the piece was cut wrongly "
                            "(please report this as a bug)")
@@ -350,13 +372,14 @@ def _bernoulli(view, table, p: float, start: int, stop: int, dtype):
     counts = np.zeros(stop - start, dtype=np.int64)
     args = (tab.offsets, tab.mode, tab.cls, tab.upper, iszero, float(p), k0, k1, np.uint64(STREAM_DEGREE))
     dummy = np.empty(0, dtype)
-    _sample.bernoulli(*head, *args, counts, counts, dummy, dummy, False)
-    outoff = np.zeros(counts.size, dtype=np.int64)
-    np.cumsum(counts[:-1], out=outoff[1:])
-    total = int(counts.sum())
-    out_drv = np.empty(total, dtype)
-    out_par = np.empty(total, dtype)
-    _sample.bernoulli(*head, *args, counts, outoff, out_drv, out_par, True)
+    with _threads(stop - start):
+        _sample.bernoulli(*head, *args, counts, counts, dummy, dummy, False)
+        outoff = np.zeros(counts.size, dtype=np.int64)
+        np.cumsum(counts[:-1], out=outoff[1:])
+        total = int(counts.sum())
+        out_drv = np.empty(total, dtype)
+        out_par = np.empty(total, dtype)
+        _sample.bernoulli(*head, *args, counts, outoff, out_drv, out_par, True)
     return out_drv, out_par
 
 
