@@ -31,8 +31,8 @@ import warnings
 
 import numpy as np
 
-from .connect import connect as _sc_connect
 from ._units import UnitContext, plain
+from .connect import connect as _sc_connect
 from .connections import Connections
 from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, Rule
 

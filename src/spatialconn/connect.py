@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
 from . import engine as engines
 from ._units import UnitContext, plain
+from ._validate import counts as _counts
+from ._validate import positive_int
+from .connection_plan import ConnectionPlan
 from .connections import Connections
 from .kernels import CustomKernel, Kernel, Shifted
 from .masks import Mask
 from .problem import Problem
 from .rng import global_generator, root_key
 from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, Rule
-from ._validate import counts as _counts
-from ._validate import positive_int
-from .connection_plan import ConnectionPlan
 
 __all__ = ["plan", "connect", "iter_connect"]
 

@@ -49,7 +49,7 @@ class Connections:
 
     @classmethod
     def _from_rows(cls, sources, targets, source_rows, target_rows, source_positions, target_positions,
-                   n_sources: int, n_targets: int, periods, units) -> "Connections":
+                   n_sources: int, n_targets: int, periods, units) -> Connections:
         """Synapses of populations of which only some positions are at hand (a Dask partition).
 
         ``sources``/``targets`` are indices in the populations of sizes

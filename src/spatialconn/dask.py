@@ -33,7 +33,6 @@ Examples
 
 from __future__ import annotations
 
-import copy
 import numbers
 import os
 

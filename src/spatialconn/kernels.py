@@ -20,8 +20,8 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 from scipy.special import gammaln
@@ -87,7 +87,7 @@ class Kernel:
         """Supremum of ``K`` over displacements no longer than ``reach``."""
         return self.peak
 
-    def shifted(self, offset) -> "Shifted":
+    def shifted(self, offset) -> Shifted:
         """This kernel centred on ``offset`` instead of zero displacement.
 
         Examples

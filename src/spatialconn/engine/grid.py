@@ -53,7 +53,7 @@ import numpy as np
 from ..problem import Problem
 from ..rng import global_generator
 from . import _sample
-from ._index import Grid, OffsetTable, box, build_grid, cell_side, offset_table
+from ._index import Grid, box, build_grid, cell_side, offset_table
 from ._kernels_nb import Profile, encodable, encodable_mask, encode_mask
 
 #: stream tags of this engine's per-driver generators
@@ -140,7 +140,8 @@ def sparse_margin(problem: Problem, prof: Profile, grid: Grid, kmax: int, multap
     against the peak, and a window that is too narrow sends drivers to
     exact sampling over every partner (O(N) each). The distance holding
     ``m`` partners is estimated from the mean density over the ``grid``'s
-    box, for a driver in a corner (``2^-d`` of its ball inside). Capped at 600 (weights below e^-700 of the peak count as zero in proposals).
+    box, for a driver in a corner (``2^-d`` of its ball inside). Capped at
+    600 (weights below e^-700 of the peak count as zero in proposals).
 
     Examples
     --------
@@ -148,7 +149,8 @@ def sparse_margin(problem: Problem, prof: Profile, grid: Grid, kmax: int, multap
     >>> job = sc.plan(np.random.default_rng(0).random((10_000, 2)) * 100, rule=sc.FixedOutDegree(100),
     ...               kernel=sc.Gaussian(1.0), multapses=False)
     >>> prof, g = Profile(job.problem.kernel, 2), _plan(job.problem).grid
-    >>> round(sparse_margin(job.problem, prof, g, 1, True), 1), round(sparse_margin(job.problem, prof, g, 100, False), 1)
+    >>> pb = job.problem
+    >>> round(sparse_margin(pb, prof, g, 1, True), 1), round(sparse_margin(pb, prof, g, 100, False), 1)
     (0.0, 130.9)
     """
     d, n_p = problem.ndim, max(problem.n_partners, 1)

@@ -15,10 +15,9 @@ import numbers
 import os
 import re
 
-
+from ..progress import progress_bar
 from ._atomic import atomic_path, check_target
 from ._blocks import Blocks, attribute_values, check_attribute, pipelined, plain_distances
-from ..progress import progress_bar
 
 __all__ = ["write_parquet", "part_name", "is_part_name"]
 
