@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 #: pages whose ``>>>`` examples are run here (the others belong to other parts of the project)
-PAGES = ["index.md", "rules.md", "kernels_masks.md", "choosing.md"]
+PAGES = ["index.md", "rules.md", "kernels_masks.md", "choosing.md", "plans.md"]
 
 
 def test_mkdocs_builds_in_strict_mode(tmp_path):
