@@ -88,7 +88,7 @@ class ConnectionPlan:
     True
     """
 
-    def __init__(self, job, *, _ids=None, _source=None):
+    def __init__(self, job, *, _ids=None, _source=None, _degrees=None):
         self._job = job if _source is None else None
         self._source = _Whole(job) if _source is None else _source
         self.rule = job.rule if _ids is None else None  # a piece travels light (k may be an array)
@@ -98,10 +98,11 @@ class ConnectionPlan:
         self._n_all = job.problem.n_drivers
         self._periods, self._units = job.periods, job.units
         self._p = float(job.rule.p) if isinstance(job.rule, PairwiseBernoulli) else None
-        degrees = job.degrees if job.pairs is None else np.bincount(job.pairs[0], minlength=self._n_all)
-        degrees = None if degrees is None else np.asarray(degrees, dtype=np.int64)
         self._ids = _ids
-        self.degrees = degrees if _ids is None or degrees is None else degrees[_ids]
+        if _ids is None:
+            degrees = job.degrees if job.pairs is None else np.bincount(job.pairs[0], minlength=self._n_all)
+            _degrees = None if degrees is None else np.asarray(degrees, dtype=np.int64)
+        self.degrees = _degrees
         self._expected = None
 
     # -- what the plan knows -------------------------------------------------
@@ -254,16 +255,16 @@ class ConnectionPlan:
         job = self._job
         parts = [np.unique(self._check_ids(ids)) for ids in parts]
         if job.pairs is not None:
-            for ids in parts:
-                yield ConnectionPlan(job, _ids=ids, _source=_Pairs.of(job, ids))
+            sources = (_Pairs.of(job, ids) for ids in parts)
         elif _splits(job.engine, job.problem):
             pieces = job.engine.pieces(job.problem, parts, degrees=job.degrees, multapses=job.multapses,
                                        p=self._p)
-            for ids, piece in zip(parts, pieces):
-                yield ConnectionPlan(job, _ids=ids, _source=_Piece(piece, job))
+            sources = (_Piece(piece, job) for piece in pieces)
         else:
-            for ids in parts:
-                yield ConnectionPlan(job, _ids=ids, _source=_Subset(job))
+            sources = (_Subset(job) for _ in parts)
+        for ids, source in zip(parts, sources):
+            degrees = None if self.degrees is None else self.degrees[ids]
+            yield ConnectionPlan(job, _ids=ids, _source=source, _degrees=degrees)
 
     # -- helpers -------------------------------------------------------------
     def _check_ids(self, ids) -> np.ndarray:
@@ -317,10 +318,10 @@ class _Whole:
     def range(self, lo, hi, plan):
         """Synapses of the drivers ``lo:hi`` of the whole problem."""
         job = self.job
-        if job.pairs is not None:
+        if job.pairs is not None:  # grouped by driver in ascending order
             drv, par = job.pairs
-            sel = (drv >= lo) & (drv < hi)
-            return drv[sel], par[sel]
+            a, b = np.searchsorted(drv, [lo, hi])
+            return drv[a:b], par[a:b]
         if plan._p is not None:
             return job.engine.bernoulli(job.problem, plan._p, lo, hi)
         return job.engine.fixed_degree(job.problem, job.degrees, job.multapses, lo, hi)
@@ -329,8 +330,10 @@ class _Whole:
         job = self.job
         if job.pairs is not None:
             drv, par = job.pairs
-            sel = np.isin(drv, ids)
-            return drv[sel], par[sel]
+            start, stop = np.searchsorted(drv, ids, side="left"), np.searchsorted(drv, ids, side="right")
+            take = np.concatenate([np.arange(a, b) for a, b in zip(start, stop)]) if ids.size else []
+            take = np.asarray(take, dtype=np.int64)
+            return drv[take], par[take]
         if ids.size and _views(job.engine, job.problem):
             v = job.engine.view(job.problem, ids, degrees=job.degrees, multapses=job.multapses, p=plan._p)
             return v.bernoulli(plan._p) if plan._p is not None else v.fixed_degree(job.degrees[ids],
