@@ -1,4 +1,11 @@
-"""``sc.connect``: validate once, pick an engine, return :class:`Connections`."""
+"""``sc.plan``: validate once, pick an engine, decide the counts; ``sc.connect`` builds it all.
+
+Every check of the user's arguments lives here (``_check_rule``,
+``_positions``, ``_check_kernel``, ``_check_mask``, ``_check_space`` and the
+feasibility checks of :class:`_Job`), so every error is raised by
+:func:`plan` before any sampling. The result is a
+:class:`~spatialconn.ConnectionPlan`, which every consumer uses.
+"""
 
 from __future__ import annotations
 
