@@ -10,6 +10,7 @@ Usage::
 
     python benchmarks/random_access.py            # 10^6 x 10^6, k = 100
     python benchmarks/random_access.py --n 100000 # smaller
+    python benchmarks/random_access.py --n 10000000 --recurrent   # 10^9 synapses, out-degree only
 """
 
 from __future__ import annotations
@@ -27,15 +28,19 @@ def main():
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--k", type=int, default=100)
     ap.add_argument("--draws", type=int, default=50)
+    ap.add_argument("--recurrent", action="store_true", help="one population, fixed out-degree only")
     a = ap.parse_args()
     side = np.sqrt(a.n)  # unit density; sigma = 5 spacings: ~160 neurons within one sigma
     rng = np.random.default_rng(0)
-    src, tgt = rng.random((a.n, 2)) * side, rng.random((a.n, 2)) * side
+    src = rng.random((a.n, 2)) * side
+    tgt = None if a.recurrent else rng.random((a.n, 2)) * side
     cases = [("FixedOutDegree, multapses", dict(rule=sc.FixedOutDegree(a.k))),
              ("FixedOutDegree, no multapses", dict(rule=sc.FixedOutDegree(a.k), multapses=False)),
              ("FixedInDegree", dict(rule=sc.FixedInDegree(a.k))),
              ("PairwiseBernoulli", dict(rule=sc.PairwiseBernoulli(a.k / (2 * np.pi * 25.0))))]
-    print(f"{a.n:,} x {a.n:,}, Gaussian sigma = 5 (unit density), k = {a.k}; 10 random drivers per access")
+    if a.recurrent:
+        cases = cases[:1]
+    print(f"{a.n:,} x {a.n:,}{' (recurrent)' if a.recurrent else ''}, Gaussian sigma = 5 (unit density), k = {a.k}; 10 random drivers per access")
     print("| rule | plan() | first access | 10 drivers: median | max | synapses |")
     print("|---|---|---|---|---|---|")
     for name, kw in cases:
