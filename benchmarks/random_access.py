@@ -40,7 +40,8 @@ def main():
              ("PairwiseBernoulli", dict(rule=sc.PairwiseBernoulli(a.k / (2 * np.pi * 25.0))))]
     if a.recurrent:
         cases = cases[:1]
-    print(f"{a.n:,} x {a.n:,}{' (recurrent)' if a.recurrent else ''}, Gaussian sigma = 5 (unit density), k = {a.k}; 10 random drivers per access")
+    shape = f"{a.n:,} x {a.n:,}{' (recurrent)' if a.recurrent else ''}"
+    print(f"{shape}, Gaussian sigma = 5 (unit density), k = {a.k}; 10 random drivers per access")
     print("| rule | plan() | first access | 10 drivers: median | max | synapses |")
     print("|---|---|---|---|---|---|")
     for name, kw in cases:
