@@ -120,3 +120,19 @@ def test_no_module_reads_private_attributes_of_plans_jobs_or_engines():
             if PRIVATE.search(line.split("#")[0]):
                 offenders.append(f"{rel}:{n}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
+
+
+@pytest.mark.parametrize("kw", [dict(rule=sc.FixedOutDegree(20)),
+                                dict(rule=sc.FixedInDegree(20), multapses=False),
+                                dict(rule=sc.PairwiseBernoulli(0.3)),
+                                dict(rule=sc.FixedOutDegree(5), mask=sc.Disc(0.05), space=TORUS)])
+def test_random_access_in_boxes_around_each_driver(kw, monkeypatch):
+    """Few drivers of a large grid: each is sampled in a box of its window (same result)."""
+    from spatialconn.engine import grid
+
+    monkeypatch.setattr(grid, "BOX_OVERHEAD_CELLS", 0)
+    pos = np.r_[np.random.default_rng(4).random((20_000, 2)) * 0.9, [[0.99, 0.99]]]  # one driver far out
+    plan = sc.plan(pos, kernel=sc.Gaussian(0.005), seed=5, **kw)
+    whole = plan.connect()
+    ids = [20_000, 17, 9_999, 3]
+    assert_same(plan.drivers(ids), whole, _rows(whole, plan, ids))

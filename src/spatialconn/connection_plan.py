@@ -334,10 +334,8 @@ class _Whole:
             take = np.concatenate([np.arange(a, b) for a, b in zip(start, stop)]) if ids.size else []
             take = np.asarray(take, dtype=np.int64)
             return drv[take], par[take]
-        if ids.size and _views(job.engine, job.problem):
-            v = job.engine.view(job.problem, ids, degrees=job.degrees, multapses=job.multapses, p=plan._p)
-            return v.bernoulli(plan._p) if plan._p is not None else v.fixed_degree(job.degrees[ids],
-                                                                                    job.multapses)
+        if ids.size and _random_access(job.engine, job.problem):
+            return job.engine.drivers(job.problem, ids, degrees=job.degrees, multapses=job.multapses, p=plan._p)
         # runs of consecutive drivers through the engine's range calls
         runs = np.split(ids, np.nonzero(np.diff(ids) != 1)[0] + 1) if ids.size else []
         out = [self.range(int(r[0]), int(r[-1]) + 1, plan) for r in runs]
@@ -348,8 +346,8 @@ class _Whole:
         return Connections(s, t, self.job.sources, self.job.targets, plan._periods, plan._units)
 
 
-def _views(engine, problem) -> bool:
-    return getattr(engine, "view", None) is not None and _splits(engine, problem)
+def _random_access(engine, problem) -> bool:
+    return getattr(engine, "drivers", None) is not None and _splits(engine, problem)
 
 
 class _Partial:

@@ -20,11 +20,12 @@ optional:
 
 * ``supports(problem) -> bool`` (default: every problem);
 * random access and pieces (:mod:`spatialconn.engine.grid`):
-  ``cuts(problem) -> bool``, ``view(problem, ids, *, degrees, multapses, p)``
-  (the drivers ``ids`` over all partners), ``pieces(problem, parts, *,
-  degrees, multapses, p)`` (each part with only the partners within reach)
-  and ``driver_cells(problem)`` (grid coordinates for spatial partitions).
-  A view or piece has ``ids``, ``drivers``, ``grid.pos``,
+  ``cuts(problem) -> bool``, ``drivers(problem, ids, *, degrees, multapses,
+  p) -> (drivers, partners)`` (only the drivers ``ids``, at the cost of
+  their windows), ``pieces(problem, parts, *, degrees, multapses, p)``
+  (each part with only the partners within reach) and
+  ``driver_cells(problem)`` (grid coordinates for spatial partitions).
+  A piece has ``ids``, ``drivers``, ``grid.pos``,
   ``partner_rows(partners)``, ``fixed_degree(degrees, multapses, start,
   stop)`` and ``bernoulli(p, start, stop)``. Without them the plan serves
   random access through ``fixed_degree``/``bernoulli`` on runs of
