@@ -33,7 +33,6 @@ Examples
 
 from __future__ import annotations
 
-import numbers
 import os
 
 import numpy as np
@@ -312,13 +311,13 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
     """
     import dask
 
+    from ._validate import positive_int
     from .connect import plan as make_plan
     from .io._atomic import atomic_path, check_target
     from .io.parquet import is_part_name, part_name
 
-    if npartitions is not None and (not isinstance(npartitions, numbers.Integral)
-                                    or isinstance(npartitions, bool) or npartitions < 1):
-        raise ValueError(f"npartitions must be a positive integer, got {npartitions!r}")
+    if npartitions is not None:
+        positive_int(npartitions, "npartitions")
     if partition not in ("space", "index"):
         raise ValueError(f"partition must be 'space' or 'index', got {partition!r}")
     if format is not None and output is None:
