@@ -46,7 +46,7 @@ def main(argv=None):
 
                 job = sc.plan(pos, **kw)
                 slow = str(int(exact_fallbacks(job.problem, job.degrees, multapses).sum()))
-            except ImportError:  # older versions cannot tell
+            except (ImportError, AttributeError):  # older versions cannot tell
                 slow = "n/a"
             print(f"| {sigma} | {multapses} | {t:.2f} s | {slow} |", flush=True)
 
