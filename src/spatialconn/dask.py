@@ -37,6 +37,8 @@ import os
 
 import numpy as np
 
+from ._validate import positive_int
+
 __all__ = ["connect", "partition_bounds", "partition_space"]
 
 #: target synapses per partition when npartitions is not given (≈ 160 MB as a dataframe)
@@ -311,7 +313,6 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
     """
     import dask
 
-    from ._validate import positive_int
     from .connect import plan as make_plan
     from .io._atomic import atomic_path, check_target
     from .io.parquet import is_part_name, part_name

@@ -40,6 +40,11 @@ __all__ = [
 ]
 
 
+#: largest Gamma shape: its log-density is a difference of terms ~ kappa·log(kappa), so the rounding
+#: error grows like kappa·1e-16 in log units (1e-6 at this limit)
+MAX_KAPPA = 1e10
+
+
 class Kernel:
     """Base class of kernels.
 
@@ -84,7 +89,32 @@ class Kernel:
 
     def peak_within(self, reach: float) -> float:
         """Supremum of ``K`` over displacements no longer than ``reach``."""
-        return self.peak
+        return self.peak_between(0.0, reach)
+
+    def peak_between(self, near: float, far: float) -> float:
+        """Supremum of ``K`` over displacements ``x`` with ``near <= |x| <= far``.
+
+        Exact for the isotropic built-in kernels (each is unimodal in the
+        distance, so the supremum lies at the mode clipped to the range);
+        :attr:`peak` otherwise.
+
+        Examples
+        --------
+        >>> import spatialconn as sc
+        >>> round(sc.Gamma(0.5, 0.1).peak_between(0.05, 0.3), 4)
+        4.8394
+        """
+        mode = self._mode_distance()
+        if mode is None or not self.isotropic:
+            return self.peak
+        at = min(max(mode, near), far)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            value = float(np.exp(self.log_of_distance(np.float64(at))))
+        return math.inf if math.isnan(value) else value
+
+    def _mode_distance(self) -> float | None:
+        """Distance where an isotropic, unimodal ``K`` peaks (None: unknown)."""
+        return None
 
     def shifted(self, offset) -> Shifted:
         """This kernel centred on ``offset`` instead of zero displacement.
@@ -141,7 +171,12 @@ class Gaussian(Kernel):
 
     def log_of_distance(self, dist):
         s, m = float(np.asarray(self.sigma)), float(np.asarray(self.mean))
-        return -((dist - m) ** 2) / (2.0 * s * s)
+        with np.errstate(over="ignore"):  # (d - m) / s first: s * s may underflow, the ratio saturates at inf
+            z = (dist - m) / s
+            return -0.5 * (z * z)
+
+    def _mode_distance(self):
+        return float(np.asarray(self.mean))
 
 
 @dataclass(frozen=True)
@@ -167,7 +202,11 @@ class Exponential(Kernel):
         positive(self.scale, "scale")
 
     def log_of_distance(self, dist):
-        return -dist / float(np.asarray(self.scale))
+        with np.errstate(over="ignore"):  # d / scale saturates at inf for a tiny scale
+            return -dist / float(np.asarray(self.scale))
+
+    def _mode_distance(self):
+        return 0.0
 
 
 @dataclass(frozen=True)
@@ -176,8 +215,8 @@ class Gamma(Kernel):
 
     Normalised like NEST's, so it can exceed 1 (this matters only for
     :class:`~spatialconn.PairwiseBernoulli`). For ``kappa < 1`` it is
-    infinite at ``d = 0``: a partner at zero distance then takes all the
-    weight.
+    infinite at ``d = 0``: partners at zero distance then come before all
+    others, uniformly among themselves (see the docs on infinite weights).
 
     Parameters
     ----------
@@ -203,7 +242,9 @@ class Gamma(Kernel):
     _length_fields = {"theta": 1}
 
     def __post_init__(self):
-        positive(self.kappa, "kappa")
+        if positive(self.kappa, "kappa") > MAX_KAPPA:
+            raise ValueError(f"kappa must be at most {MAX_KAPPA:g} (beyond, rounding swamps the log-density "
+                             f"in float64), got {float(self.kappa):g}")
         positive(self.theta, "theta")
 
     @property
@@ -222,6 +263,9 @@ class Gamma(Kernel):
             else:
                 out = (k - 1.0) * np.log(dist) - dist / t + const
         return out
+
+    def _mode_distance(self):
+        return max(0.0, (float(self.kappa) - 1.0) * float(np.asarray(self.theta)))
 
     @property
     def peak(self) -> float:
@@ -275,9 +319,11 @@ class Linear(Kernel):
     def positive_everywhere(self) -> bool:  # type: ignore[override]
         return float(np.asarray(self.slope)) >= 0 and float(self.intercept) > 0
 
-    def peak_within(self, reach: float) -> float:
+    def peak_between(self, near: float, far: float) -> float:
         a, c = float(np.asarray(self.slope)), float(self.intercept)
-        return max(c, c + a * reach) if a > 0 else c
+        if a == 0:
+            return max(c, 0.0)
+        return max(0.0, c + a * near, c + a * far)  # linear: the largest value is at an end
 
     @property
     def cutoff(self) -> float:
@@ -310,6 +356,9 @@ class Constant(Kernel):
 
     @property
     def peak(self) -> float:
+        return float(self.value)
+
+    def peak_between(self, near: float, far: float) -> float:
         return float(self.value)
 
 
@@ -356,6 +405,7 @@ class AnisotropicGaussian(Kernel):
     isotropic = False
     _length_fields = {"sigma": 1, "mean": 1}
     _precision: np.ndarray = field(init=False, repr=False, compare=False)
+    _whiten: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         s = finite_array(self.sigma, "sigma")
@@ -369,26 +419,30 @@ class AnisotropicGaussian(Kernel):
         given = [n for n in ("angle", "rho", "rotation") if getattr(self, n) is not None]
         if len(given) > 1:
             raise ValueError(f"give at most one of angle, rho, rotation; got {given}")
-        cov = np.diag(s**2)
+        # log K = -|M (x - mean)|² / 2 with M = L⁻¹ diag(1/sigma) Rᵀ (L: Cholesky factor of the
+        # correlation): no sigma² is formed, so tiny or huge sigmas neither underflow nor overflow
+        R, corr = np.eye(d), np.eye(d)
         if self.angle is not None:
             if d != 2:
                 raise ValueError(f"angle applies to 2-D kernels, sigma has {d} components")
             a = scalar(self.angle, "angle")
             R = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
-            cov = R @ cov @ R.T
         elif self.rho is not None:
             if d != 2:
                 raise ValueError(f"rho applies to 2-D kernels, sigma has {d} components")
             r = scalar(self.rho, "rho")
             if not -1 < r < 1:
                 raise ValueError(f"rho must lie in (-1, 1), got {r}")
-            cov[0, 1] = cov[1, 0] = r * s[0] * s[1]
+            corr = np.array([[1.0, r], [r, 1.0]])
         elif self.rotation is not None:
             R = finite_array(self.rotation, "rotation")
             if R.shape != (d, d) or not np.allclose(R @ R.T, np.eye(d), atol=1e-9):
                 raise ValueError(f"rotation must be an orthonormal {d}x{d} matrix")
-            cov = R @ cov @ R.T
-        object.__setattr__(self, "_precision", np.linalg.inv(cov))
+        M = np.linalg.inv(np.linalg.cholesky(corr)) @ (R.T / s[:, None])
+        with np.errstate(over="ignore", invalid="ignore"):
+            P = M.T @ M
+        object.__setattr__(self, "_whiten", M)
+        object.__setattr__(self, "_precision", P)
 
     @property
     def ndim(self) -> int:
@@ -400,7 +454,10 @@ class AnisotropicGaussian(Kernel):
 
     def log_weight(self, disp, dist=None):
         x = np.asarray(disp, dtype=np.float64) - self.center
-        return -0.5 * np.einsum("...i,ij,...j->...", x, self._precision, x)
+        with np.errstate(over="ignore", invalid="ignore"):
+            y = np.einsum("ij,...j->...i", self._whiten, x)
+            q = np.einsum("...i,...i->...", y, y)
+        return -0.5 * np.where(np.isnan(q), np.inf, q)
 
 
 @dataclass(frozen=True, init=False)
@@ -518,6 +575,10 @@ class Shifted(Kernel):
         off = finite_array(self.offset, "offset")
         if off.ndim != 1 or not 1 <= off.size <= 3:
             raise ValueError(f"offset must be a vector of 1 to 3 components, got {off.tolist()}")
+        base_dim = getattr(self.base, "ndim", None)
+        if base_dim is not None and base_dim != off.size:
+            raise ValueError(f"offset has {off.size} components but the kernel {self.base!r} is "
+                             f"{base_dim}-dimensional")
 
     @property
     def ndim(self) -> int:
@@ -538,3 +599,10 @@ class Shifted(Kernel):
     @property
     def peak(self) -> float:
         return self.base.peak
+
+    def peak_between(self, near: float, far: float) -> float:
+        # |x - offset| over |x| in [near, far] lies in [max(0, near - |o|, |o| - far), far + |o|]
+        if not self.base.isotropic:
+            return self.base.peak
+        o = float(np.linalg.norm(np.asarray(self.offset, dtype=np.float64)))
+        return self.base.peak_between(max(0.0, near - o, o - far), far + o)

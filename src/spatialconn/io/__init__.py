@@ -27,6 +27,7 @@ import os
 
 import numpy as np
 
+from .._validate import positive_int
 from ._blocks import parse_bytes
 from .circuit import read_circuit, write_circuit
 from .network import read_network, write_network
@@ -71,6 +72,26 @@ def _format_of(path, rows_per_file) -> str:
     )
 
 
+#: the optional package each format needs, and its name in messages
+NEEDS = {"sonata": ("h5py", "SONATA"), "parquet": ("pyarrow", "Parquet")}
+
+
+def require(fmt: str) -> None:
+    """Raise ``ImportError`` with the install hint if format ``fmt``'s package is missing.
+
+    Examples
+    --------
+    >>> require("npz")
+    """
+    if fmt not in NEEDS:
+        return
+    package, name = NEEDS[fmt]
+    try:
+        __import__(package)
+    except ImportError:
+        raise ImportError(f"writing {name} needs {package}: pip install 'spatialconn[io]' (or write .npz)") from None
+
+
 def write(conn, path, **options) -> str:
     """Write synapses to ``path`` in the format its name says, atomically.
 
@@ -97,6 +118,9 @@ def write(conn, path, **options) -> str:
     ValueError
         If the format cannot be told from ``path``, or for bad options
         (before any file is created).
+    ImportError
+        If the format's optional package is not installed (with the
+        ``pip install`` command that adds it).
 
     Examples
     --------
@@ -108,6 +132,7 @@ def write(conn, path, **options) -> str:
     {'v1'}
     """
     fmt = _format_of(path, options.get("rows_per_file"))
+    require(fmt)
     writer = {"sonata": write_sonata, "parquet": write_parquet, "npz": write_npz}[fmt]
     return writer(conn, path, **options)
 
@@ -214,11 +239,10 @@ def connect_to_file(path, sources, targets=None, rule=None, kernel=None, *, memo
     >>> import libsonata; libsonata.EdgeStorage(f).open_population("default").size
     1500
     """
-    from .._validate import positive_int
     from ..connect import plan
 
     write_options = dict(write_options or {})
-    _format_of(path, write_options.get("rows_per_file"))
+    require(_format_of(path, write_options.get("rows_per_file")))
     if chunk_size is not None:
         positive_int(chunk_size, "chunk_size")
     parse_bytes(memory_limit)
