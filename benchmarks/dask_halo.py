@@ -49,25 +49,24 @@ def main(argv=None):
 
     import spatialconn as sc
     import spatialconn.dask as scd
-    from spatialconn.connect import _plan
     from spatialconn.io import connect_to_file
 
     pos = np.random.default_rng(a.seed).random((a.n, a.dim))
     kw = dict(rule=sc.FixedOutDegree(a.k), kernel=sc.Gaussian(a.sigma), seed=a.seed)
     out = dict(n=a.n, dim=a.dim, k=a.k, sigma=a.sigma, partitions=a.partitions, workers=a.workers)
 
-    job = _plan(pos, **kw)
+    job = sc.plan(pos, **kw)
     out["all_positions_bytes"] = len(pickle.dumps(job))
     for how in ("space", "index"):  # neurons in random order: index ranges need every partner
         t = time.perf_counter()
-        ids, compiled = scd._parts(job, a.partitions, how)
-        units = scd._units(job, ids, compiled, lambda x: x, lambda x: x)
+        ids = scd._parts(job, a.partitions, how)
+        units = scd._units(job, ids, lambda x: x, lambda x: x)
         out[f"{how}_cut_s"] = round(time.perf_counter() - t, 3)
         pieces = [u for u in units if not isinstance(u, tuple)]  # tuples share the whole job
         out[f"{how}_tasks_sharing_the_whole_job"] = len(units) - len(pieces)
         if not pieces:
             continue
-        held = np.array([u.problem.n_partners for u in pieces]) / a.n
+        held = np.array([u.partners_held for u in pieces]) / a.n
         size = np.array([len(pickle.dumps(u)) for u in pieces])
         out[f"{how}_partners_held_fraction_mean_max"] = [round(float(held.mean()), 4), round(float(held.max()), 4)]
         out[f"{how}_task_bytes_mean_max"] = [int(size.mean()), int(size.max())]

@@ -8,10 +8,9 @@ import textwrap
 import time
 from pathlib import Path
 
+import _pytest.doctest as _pytest_doctest  # noqa: E402
 import numpy as np
 import pytest
-
-import _pytest.doctest as _pytest_doctest  # noqa: E402
 
 _DOCTEST_MODULE = _pytest_doctest.DoctestModule
 b2 = pytest.importorskip("brian2")

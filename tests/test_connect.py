@@ -164,7 +164,8 @@ def test_one_dimensional_positions_accept_a_flat_array():
         (dict(engine="warp"), ValueError, r"engine must be 'auto' or one of"),
         (dict(space=sc.Space([(0, 1)])), ValueError, r"space has 1 axes but positions have d = 2"),
         (dict(space=sc.Space([(0, 0.5), (0, 1)])), ValueError, r"sources neuron \d lies outside the space extent"),
-        (dict(space=sc.Space([(0, 1), (0, 1)]), mask=sc.Disc(0.6)), ValueError, r"spans 1.2 on periodic axis 0, more than its period 1"),
+        (dict(space=sc.Space([(0, 1), (0, 1)]), mask=sc.Disc(0.6)), ValueError,
+         r"spans 1.2 on periodic axis 0, more than its period 1"),
         (dict(chunk_size=0), ValueError, r"chunk_size must be a positive integer"),
     ],
 )

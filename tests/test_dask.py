@@ -85,50 +85,42 @@ def test_tasks_get_only_their_halo():
     """Each task carries its drivers and the partners within reach, not all positions."""
     import pickle
 
-    from spatialconn.connect import _plan
-
     pos = np.random.default_rng(3).random((20_000, 2))
     for kw in (dict(kernel=sc.Gaussian(0.01)), dict(kernel=sc.Exponential(0.02), mask=sc.Disc(0.05))):
-        job = _plan(pos, rule=sc.FixedOutDegree(10), seed=1, **kw)
-        ids, compiled = scd._parts(job, 16, "space")
-        units = scd._units(job, ids, compiled, lambda x: x, lambda x: x)
-        assert compiled and len(units) == 16
-        held = np.array([u.problem.n_partners for u in units])
+        job = sc.plan(pos, rule=sc.FixedOutDegree(10), seed=1, **kw)
+        ids = scd._parts(job, 16, "space")
+        units = scd._units(job, ids, lambda x: x, lambda x: x)
+        assert len(units) == 16
+        held = np.array([u.partners_held for u in units])
         assert held.max() < 0.2 * len(pos)
         whole = len(pickle.dumps(job))
         assert max(len(pickle.dumps(u)) for u in units) < 0.4 * whole
-        for u, drivers in zip(units, ids):  # every partner the sampling can use is held
-            pb = job.problem
-            disp = pb.displacement(pb.drivers[drivers][:, None, :], pb.partners[None, :, :])
-            lw = pb.log_weights(disp)  # the kernels peak at 1; the window keeps w > e^-27 / N
-            needed = np.nonzero((lw > -np.log(len(pos)) - 27).any(axis=0))[0]
-            assert np.isin(needed, u.piece.grid.index).all()
+        for u, drivers in zip(units[:4], ids):  # each piece gives its drivers' synapses bit for bit
+            np.testing.assert_array_equal(u.connect().targets, job.drivers(drivers).targets)
         # index partitions of neurons in random order need every partner: they share the job
-        ids, _ = scd._parts(job, 16, "index")
-        units = scd._units(job, ids, compiled, lambda x: x, lambda x: x)
+        ids = scd._parts(job, 16, "index")
+        units = scd._units(job, ids, lambda x: x, lambda x: x)
         assert all(u[0] is job for u in units)
         # ... unless the neurons are numbered in spatial order
         order = np.lexsort(pos.T[::-1])
-        sorted_job = _plan(pos[order], rule=sc.FixedOutDegree(10), seed=1, **kw)
-        ids, _ = scd._parts(sorted_job, 16, "index")
-        units = scd._units(sorted_job, ids, compiled, lambda x: x, lambda x: x)
-        assert max(u.problem.n_partners for u in units) < 0.35 * len(pos)  # slabs: thin, so larger halos
+        sorted_job = sc.plan(pos[order], rule=sc.FixedOutDegree(10), seed=1, **kw)
+        ids = scd._parts(sorted_job, 16, "index")
+        units = scd._units(sorted_job, ids, lambda x: x, lambda x: x)
+        assert max(u.partners_held for u in units) < 0.35 * len(pos)  # slabs: thin, so larger halos
 
 
 @pytest.mark.parametrize("multapses", [True, False])
 def test_far_driver_gets_every_partner_and_the_rest_a_halo(multapses):
-    from spatialconn.connect import _plan
-
     cloud = np.random.default_rng(5).random((20_000, 2)) * 3
     pos = np.r_[cloud, [[4.5, 4.5]]]  # 20 σ from the cloud: its window holds no partner
     kw = dict(seed=1, rule=sc.FixedOutDegree(5), kernel=sc.Gaussian(0.1), multapses=multapses, autapses=False)
-    job = _plan(pos, **kw)
-    ids, compiled = scd._parts(job, 4, "space")
-    units = scd._units(job, ids, compiled, lambda x: x, lambda x: x)
+    job = sc.plan(pos, **kw)
+    ids = scd._parts(job, 4, "space")
+    units = scd._units(job, ids, lambda x: x, lambda x: x)
     far = [20_000 in i for i in ids]
-    assert [u.piece.complete for u in units] == far and sum(far) == 1
-    assert all(u.problem.n_partners < 0.7 * len(pos) for u, f in zip(units, far) if not f)
-    df = pd.concat([scd._frame(u.result(0, u.problem.n_drivers), True) for u in units])
+    assert [u.partners_held == len(pos) for u in units] == far and sum(far) == 1
+    assert all(u.partners_held < 0.7 * len(pos) for u, f in zip(units, far) if not f)
+    df = pd.concat([scd._frame(u.connect(), True) for u in units])
     assert_same(df, sc.connect(pos, **kw), by="source")
 
 

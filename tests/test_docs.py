@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 #: pages whose ``>>>`` examples are run here (the others belong to other parts of the project)
-PAGES = ["index.md", "rules.md", "kernels_masks.md", "choosing.md"]
+PAGES = ["index.md", "rules.md", "kernels_masks.md", "choosing.md", "plans.md"]
 #: pages whose ``python`` recipes (blocks without ``>>>``) are run, in order, each in a fresh process and
 #: all in one directory (a later recipe may read what an earlier one wrote); not run: large_networks.md
 #: (10^8 synapses, a Dask cluster writing to /shared, SLURM); index.md has doctests only

@@ -295,11 +295,8 @@ def test_without_multapses_every_candidate():
 # Helpers against the reference engine (exact numbers, not samples)
 # --------------------------------------------------------------------------
 def _problem(sources, targets, kernel, mask=None, space=None, autapses=True, rule=None):
-    from spatialconn.connect import _Job
-
-    job = _Job(sources, targets, rule or sc.FixedOutDegree(0), kernel, mask, space, True, autapses, 0,
-               "reference", None)
-    return job.problem
+    return sc.plan(sources, targets, rule or sc.FixedOutDegree(0), kernel, mask=mask, space=space,
+                   autapses=autapses, seed=0, engine="reference").problem
 
 
 @pytest.mark.parametrize(
@@ -415,17 +412,15 @@ def test_sparse_partners_never_fall_back_to_every_partner(sigma, multapses):
     after the k heaviest directly), nearly every driver here was sampled over
     all partners: O(N²), minutes for 8·10⁴ neurons.
     """
-    from spatialconn.connect import _plan
     from spatialconn.engine import grid
 
     pos = np.random.default_rng(0).random((20_000, 2)) * np.sqrt(20_000)
-    job = _plan(pos, rule=sc.FixedOutDegree(100), kernel=sc.Gaussian(sigma), multapses=multapses)
+    job = sc.plan(pos, rule=sc.FixedOutDegree(100), kernel=sc.Gaussian(sigma), multapses=multapses)
     assert not grid.exact_fallbacks(job.problem, job.degrees, multapses).any()
 
 
 def test_exact_fallback_prediction_shortcut_agrees_with_full_check():
     """The quick check on the nearest offsets never hides a driver that needs every partner."""
-    from spatialconn.connect import _plan
     from spatialconn.engine import grid
 
     rng = np.random.default_rng(2)
@@ -445,7 +440,7 @@ def test_exact_fallback_prediction_shortcut_agrees_with_full_check():
     seen = 0
     for pos, kw in cases:
         for k, multapses in ((1, True), (40, True), (3, False), (60, False)):
-            job = _plan(pos, rule=sc.FixedOutDegree(k), multapses=multapses, **kw)
+            job = sc.plan(pos, rule=sc.FixedOutDegree(k), multapses=multapses, **kw)
             quick = grid.exact_fallbacks(job.problem, job.degrees, multapses)
             full = grid.exact_fallbacks(job.problem, job.degrees, multapses, shortcut=False)
             np.testing.assert_array_equal(quick, full)
@@ -457,10 +452,8 @@ def test_exact_fallback_prediction_shortcut_agrees_with_full_check():
 # FixedTotalNumber's counts by pair proposals (no row totals)
 # --------------------------------------------------------------------------
 def _total_counts_case():
-    from spatialconn.connect import _plan as plan
-
     pos = np.random.default_rng(21).random((300, 2))
-    job = plan(pos, rule=sc.FixedTotalNumber(300_000), kernel=sc.Gaussian(0.1), seed=5, engine="grid")
+    job = sc.plan(pos, rule=sc.FixedTotalNumber(300_000), kernel=sc.Gaussian(0.1), seed=5, engine="grid")
     d2 = ((pos[:, None] - pos[None]) ** 2).sum(-1)
     return job.problem, pos, d2
 

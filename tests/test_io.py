@@ -199,12 +199,10 @@ def test_connect_to_file_equals_connect(tmp_path, rule, extra):
 
 
 def test_iter_blocks_respects_memory_limit():
-    from spatialconn.connect import _Job
-
-    job = _Job(POS, None, sc.FixedOutDegree(np.arange(300) % 7), None, None, None, True, True, 1, "auto", None)
+    job = sc.plan(POS, rule=sc.FixedOutDegree(np.arange(300) % 7), seed=1)
     sizes = [len(b) for b in io.iter_blocks(job, memory_limit=128 * 100)]
     assert sum(sizes) == int((np.arange(300) % 7).sum()) and max(sizes) <= 100 and len(sizes) > 5
-    job = _Job(POS, None, sc.PairwiseBernoulli(0.2), sc.Gaussian(0.1), None, None, True, True, 1, "auto", None)
+    job = sc.plan(POS, rule=sc.PairwiseBernoulli(0.2), kernel=sc.Gaussian(0.1), seed=1)
     sizes = [len(b) for b in io.iter_blocks(job, memory_limit=128 * 100)]
     assert len(sizes) > 5 and max(sizes) < 250  # adaptive: blocks near the 100-synapse budget
 

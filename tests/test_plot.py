@@ -41,8 +41,8 @@ def test_connections_shows_the_chosen_drivers_and_their_partners(forum):
     offsets = [c.get_offsets() for c in ax.collections]
     assert len(offsets) == 2 + 2 * 2
     partners = conn.targets[conn.sources == 3]
-    assert np.allclose(np.sort(offsets[2][:, 0]), np.sort(np.unique(conn._target_positions[partners][:, 0])))
-    assert np.allclose(offsets[3], conn._source_positions[[3]])
+    assert np.allclose(np.sort(offsets[2][:, 0]), np.sort(np.unique(conn.target_positions[partners][:, 0])))
+    assert np.allclose(offsets[3], conn.source_positions[[3]])
 
 
 def test_connections_by_target_and_random_choice(forum):
@@ -99,10 +99,10 @@ def test_positions_given_separately(forum):
     from types import SimpleNamespace
 
     bare = SimpleNamespace(sources=conn.sources, targets=conn.targets)
-    ax = plot.connections(bare, conn._source_positions, conn._target_positions, drivers=[0])
+    ax = plot.connections(bare, conn.source_positions, conn.target_positions, drivers=[0])
     assert ax.get_legend().get_texts()[0].get_text() == "source 0: 10 synapses"
-    ax = plot.distance_histogram(bare, source_positions=conn._source_positions,
-                                 target_positions=conn._target_positions)
+    ax = plot.distance_histogram(bare, source_positions=conn.source_positions,
+                                 target_positions=conn.target_positions)
     assert ax.get_xlabel() == "distance"
     out_ax, _ = plot.degrees(bare, n_sources=300, n_targets=5000)
     assert "mean 10.00" in out_ax.get_title()

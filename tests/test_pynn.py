@@ -11,7 +11,7 @@ import spatialconn as sc  # noqa: E402
 from spatialconn.pynn import SpatialConnector, connection_list, projection_geometry  # noqa: E402  (before NEST)
 
 sim = pytest.importorskip("pyNN.nest")  # builds an optional extension (CMake noise) but works
-from pyNN.space import Grid2D, RandomStructure, Cuboid, Space  # noqa: E402
+from pyNN.space import Cuboid, Grid2D, RandomStructure, Space  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,8 @@
 2000
 """
 
-from .connect import connect, iter_connect
+from .connect import connect, iter_connect, plan
+from .connection_plan import ConnectionPlan
 from .connections import Connections
 from .kernels import (
     AnisotropicGaussian,
@@ -38,6 +39,8 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
+    "plan",
+    "ConnectionPlan",
     "connect",
     "iter_connect",
     "Connections",

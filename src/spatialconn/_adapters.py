@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .connect import connect as _sc_connect
 from ._units import UnitContext, plain
+from .connect import connect as _sc_connect
 from .connections import Connections
 from .rng import seed_sequence
 from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, PairwisePoisson, Rule

@@ -256,7 +256,7 @@ def _counts(report, rule, s, t, n_s, n_t, problem, drivers, partners, max_pairs,
         sub = _subset(problem, max_pairs, seed)
         q = 0.0
         var = 0.0
-        for rows, lw, _ in _weights(problem, sub):
+        for _rows, lw, _ in _weights(problem, sub):
             p = float(rule.p) * np.exp(lw)
             q += p.sum()
             var += (p * (1 - p)).sum()
@@ -429,7 +429,7 @@ def _fresh_draws(rule, problem, sub, drivers, replicates, seed) -> np.ndarray:
     out = []
     if isinstance(rule, FixedTotalNumber):
         lws, ds = [], []
-        for rows, lw, d in _weights(problem, sub):
+        for _rows, lw, d in _weights(problem, sub):
             if rule.sources == "uniform":
                 with np.errstate(divide="ignore"):
                     lw = np.log(_log_normalise(lw))

@@ -281,7 +281,7 @@ class _Stream:
     BLOCK_SYNAPSES = 4_000_000
 
     def __init__(self, net, name: str, engine: str, show: bool):
-        from .connect import iter_connect
+        from .connect import plan
         from .spec import SpecError
 
         proj = net.projections[name]
@@ -301,7 +301,7 @@ class _Stream:
         self.chunk = max(1, min(per_bar, int(self.BLOCK_SYNAPSES // max(1.0, mean))))
         start = time.perf_counter()
         try:  # every check, and the plan of the counts, happen here
-            self._blocks = iter_connect(**kwargs, engine=engine, chunk_size=self.chunk)
+            self.plan = plan(**kwargs, engine=engine)
         except (ValueError, TypeError) as exc:
             raise SpecError(f"projections.{name}", str(exc)) from None
         self.planning = time.perf_counter() - start
@@ -314,7 +314,8 @@ class _Stream:
 
         start = time.perf_counter()  # building and writing this projection's blocks
         with progress_bar(self.show, total=self.n_drivers, desc=self.name, unit=" drivers") as bar:
-            for block in self._blocks:
+            for lo in range(0, max(self.n_drivers, 1), self.chunk):  # one (empty) block at least
+                block = self.plan.block(lo, min(self.n_drivers, lo + self.chunk))
                 self.out_degrees += np.bincount(block.sources, minlength=self.n_sources)
                 self.in_degrees += np.bincount(block.targets, minlength=self.n_targets)
                 self.synapses += len(block)
@@ -383,156 +384,40 @@ def _bytes(n: int) -> str:
 
 # -- files -----------------------------------------------------------------------
 def _write(path: str, fmt: str, streams: dict, net) -> None:
-    """Write every projection to ``path`` atomically (temporary name, then rename)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp{fmt}")
+    """Write every projection to ``path`` atomically (:func:`spatialconn.io.write_network`)."""
+    from .io import write_network
+
+    populations = {name: (net.projections[name].source, net.projections[name].target) for name in streams}
     try:
-        {".npz": _write_npz, ".parquet": _write_parquet}.get(fmt, _write_sonata)(tmp, streams, net)
-        os.replace(tmp, path)
+        write_network(streams, path, populations=populations)
     except ImportError as exc:
         raise UserError(f"output: writing {FORMATS[fmt]} needs an optional dependency ({exc}); "
                         "pip install 'spatialconn[io]'") from None
     except OSError as exc:
         raise UserError(f"output: cannot write {path!r}: {exc.strerror or exc}") from None
-    finally:
-        for leftover in (tmp, tmp + ".d"):
-            if os.path.isdir(leftover):
-                import shutil
-
-                shutil.rmtree(leftover, ignore_errors=True)
-            elif os.path.exists(leftover):
-                os.remove(leftover)
-
-
-def _write_npz(tmp, streams, net):
-    """All in memory (numpy archives cannot be appended to); fine for networks that fit."""
-    arrays = {}
-    for name, stream in streams.items():
-        s, t, d = [], [], []
-        for block in stream:
-            s.append(block.sources)
-            t.append(block.targets)
-            d.append(np.asarray(block.distances, dtype=np.float64))
-        dtype = np.int32 if max(stream.n_sources, stream.n_targets) < 2**31 else np.int64
-        arrays[f"{name}/sources"] = np.concatenate(s).astype(dtype, copy=False)
-        arrays[f"{name}/targets"] = np.concatenate(t).astype(dtype, copy=False)
-        arrays[f"{name}/distances"] = np.concatenate(d)
-        arrays[f"{name}/shape"] = np.array([stream.n_sources, stream.n_targets], dtype=np.int64)
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-
-
-def _write_sonata(tmp, streams, net):
-    """One SONATA edge population per projection, each streamed by :func:`spatialconn.io.write_sonata`."""
-    import h5py
-
-    from .io import write_sonata
-
-    if len(streams) == 1:  # write it in place, no copy
-        (name, stream), = streams.items()
-        proj = net.projections[name]
-        write_sonata(_NonEmpty(stream, net, name), tmp, population=name, source_population=proj.source,
-                     target_population=proj.target, edge_types=None)
-        return
-    parts = tmp + ".d"
-    os.makedirs(parts)
-    with h5py.File(tmp, "w") as out:
-        out.attrs["magic"] = np.uint32(0x0A7A)
-        out.attrs["version"] = np.array([0, 1], dtype=np.uint32)
-        out.create_group("edges")
-        for i, (name, stream) in enumerate(streams.items()):
-            proj = net.projections[name]
-            part = os.path.join(parts, f"{i}.h5")
-            write_sonata(_NonEmpty(stream, net, name), part, population=name,
-                         source_population=proj.source, target_population=proj.target,
-                         edge_types=None)
-            with h5py.File(part, "r") as f:
-                f.copy(f[f"edges/{name}"], out["edges"], name=name)
-            os.remove(part)
-
-
-def _NonEmpty(stream, net, name):
-    """The stream's blocks; one empty block when it has none (writers need at least one)."""
-    empty = True
-    for block in stream:
-        empty = False
-        yield block
-    if empty:
-        yield net.connect(name)
-
-
-def _write_parquet(tmp, streams, net):
-    """One table (``projection``, ``source``, ``target``, ``distance``), one row group per block."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    schema = pa.schema([("projection", pa.dictionary(pa.int32(), pa.string())), ("source", pa.int64()),
-                        ("target", pa.int64()), ("distance", pa.float64())])
-    with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-        for name, stream in streams.items():
-            for block in stream:
-                writer.write_table(pa.table({
-                    "projection": pa.DictionaryArray.from_arrays(np.zeros(len(block), np.int32), [name]),
-                    "source": np.asarray(block.sources, dtype=np.int64),
-                    "target": np.asarray(block.targets, dtype=np.int64),
-                    "distance": np.asarray(block.distances, dtype=np.float64),
-                }, schema=schema))
 
 
 def read_edges(path: str) -> dict:
     """Synapses per projection in a file written by ``spatialconn build`` (or by
-    :mod:`spatialconn.io` for one projection, stored under the name ``None``
-    or its SONATA population name; a partitioned Parquet directory too).
+    :mod:`spatialconn.io` for one projection): :func:`spatialconn.io.read_network`,
+    with its errors as :class:`UserError`.
 
     Returns
     -------
     dict
         ``{name: (sources, targets)}`` with int64 index arrays.
     """
-    ext = os.path.splitext(path)[1].lower()
-    if os.path.isdir(path):  # a partitioned Parquet dataset (spatialconn.io, rows_per_file=N)
-        ext = ".parquet"
-    elif not os.path.isfile(path):
-        raise UserError(f"edges: file not found: {path!r}")
+    from .io import read_network
+
     try:
-        if ext == ".npz":
-            with np.load(path, allow_pickle=False) as data:
-                files = data.files
-                if "sources" in files and "targets" in files:
-                    return {None: (data["sources"].astype(np.int64), data["targets"].astype(np.int64))}
-                names = sorted({f.rsplit("/", 1)[0] for f in files if f.endswith("/sources")},
-                               key=lambda n: files.index(f"{n}/sources"))
-                return {n: (data[f"{n}/sources"].astype(np.int64), data[f"{n}/targets"].astype(np.int64))
-                        for n in names}
-        if ext in (".h5", ".hdf5"):
-            import h5py
-
-            with h5py.File(path, "r") as f:
-                if "edges" not in f:
-                    raise UserError(f"edges: {path!r} is not a SONATA edges file (no /edges group)")
-                return {n: (np.asarray(g["source_node_id"], dtype=np.int64),
-                            np.asarray(g["target_node_id"], dtype=np.int64)) for n, g in f["edges"].items()}
-        if ext == ".parquet":
-            import pyarrow.parquet as pq
-
-            table = pq.read_table(path)
-            s = table.column("source").to_numpy().astype(np.int64)
-            t = table.column("target").to_numpy().astype(np.int64)
-            if "projection" not in table.column_names:
-                return {None: (s, t)}
-            proj = np.asarray(table.column("projection").cast("string").to_pylist(), dtype=object)
-            out = {}
-            for name in dict.fromkeys(proj.tolist()):
-                sel = proj == name
-                out[name] = (s[sel], t[sel])
-            return out
-    except UserError:
-        raise
+        return read_network(path)
+    except FileNotFoundError:
+        raise UserError(f"edges: file not found: {path!r}") from None
     except ImportError as exc:
-        raise UserError(f"edges: reading {FORMATS[ext]} needs an optional dependency ({exc})") from None
+        ext = os.path.splitext(path)[1].lower()
+        raise UserError(f"edges: reading {FORMATS.get(ext, ext)} needs an optional dependency ({exc})") from None
     except (OSError, KeyError, ValueError) as exc:
         raise UserError(f"edges: cannot read {path!r}: {_one_line(exc)}") from None
-    raise UserError(f"edges: cannot tell the format of {path!r} (expected .h5, .parquet or .npz)")
 
 
 def _match(edges: dict, net, path: str, wanted=None) -> dict:

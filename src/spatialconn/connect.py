@@ -1,28 +1,36 @@
-"""``sc.connect``: validate once, pick an engine, return :class:`Connections`."""
+"""``sc.plan``: validate once, pick an engine, decide the counts; ``sc.connect`` builds it all.
+
+Every check of the user's arguments lives here (``_check_rule``,
+``_positions``, ``_check_kernel``, ``_check_mask``, ``_check_space`` and the
+feasibility checks of :class:`_Job`), so every error is raised by
+:func:`plan` before any sampling. The result is a
+:class:`~spatialconn.ConnectionPlan`, which every consumer uses.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
 from . import engine as engines
 from ._units import UnitContext, plain
+from ._validate import counts as _counts
+from ._validate import positive_int, real
+from .connection_plan import ConnectionPlan
 from .connections import Connections
 from .kernels import Kernel, Shifted
 from .masks import Mask, periodic_images
 from .problem import Problem
 from .rng import global_generator, root_key
 from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, PairwisePoisson, Rule
-from ._validate import counts as _counts
-from ._validate import real
 
-__all__ = ["connect", "iter_connect"]
+__all__ = ["plan", "connect", "iter_connect"]
 
 
-def connect(
+def plan(
     sources,
     targets=None,
     rule: Rule | None = None,
@@ -35,13 +43,18 @@ def connect(
     seed=None,
     engine: str = "auto",
     chunk_size: int | None = None,
-) -> Connections:
-    """Connect neurons by position: exact fixed counts with distance-dependent choice.
+) -> ConnectionPlan:
+    """Validate and plan a connection once; build all of it, or any part, later.
 
     The weight of the pair ``(i, j)`` is ``w_ij = K(x_j - x_i)`` when the
     displacement ``x_j - x_i`` (target minus source) lies in ``mask``, and 0
     otherwise (also for ``i == j`` when ``autapses`` is False). ``rule`` says
     how many synapses are made and how partners are drawn from these weights.
+
+    Every check happens here: the returned plan knows each driver's synapse
+    count (:attr:`ConnectionPlan.degrees`) and samples nothing until asked
+    (:meth:`~ConnectionPlan.connect`, :meth:`~ConnectionPlan.block`,
+    :meth:`~ConnectionPlan.drivers`, :meth:`~ConnectionPlan.restrict`).
 
     Parameters
     ----------
@@ -63,15 +76,14 @@ def connect(
         Allow ``i -> i`` (only meaningful when ``targets`` is None).
     seed : None, int or numpy.random.SeedSequence
         Same seed, same result, whatever the engine's threads or chunks.
-    engine : {"auto", "reference", ...}
+    engine : {"auto", "grid", "reference"}
         ``"auto"`` picks the fastest engine available for the problem.
     chunk_size : int, optional
-        Drivers per block; affects memory and speed, never the result.
+        Drivers per block inside the engine; affects memory and speed, never the result.
 
     Returns
     -------
-    Connections
-        ``.sources`` and ``.targets`` index arrays grouped by driver.
+    ConnectionPlan
 
     Raises
     ------
@@ -82,7 +94,43 @@ def connect(
         degrees, mismatched units) and for infeasible requests (more distinct
         partners requested than candidates with non-zero weight, a degree
         with no candidate at all, ``p · K > 1``), naming the argument or
-        driver and the numbers involved. Raised before any sampling.
+        driver and the numbers involved.
+
+    Examples
+    --------
+    >>> import numpy as np, spatialconn as sc
+    >>> pos = np.random.default_rng(0).random((1000, 2))
+    >>> p = sc.plan(pos, rule=sc.FixedOutDegree(5), kernel=sc.Gaussian(0.05), seed=1)
+    >>> p.n_drivers, p.expected_synapses
+    (1000, 5000)
+    >>> part = p.drivers([7, 3])                  # only these two drivers are sampled
+    >>> part.sources.tolist()
+    [7, 7, 7, 7, 7, 3, 3, 3, 3, 3]
+    >>> whole = p.connect()
+    >>> bool(np.array_equal(part.targets[5:], whole.targets[whole.sources == 3]))
+    True
+
+    References
+    ----------
+    Senk J. et al. (2022) Connectivity concepts in neuronal network modeling.
+    PLoS Comput Biol 18(9): e1010086.
+    """
+    job = _Job(sources, targets, rule, kernel, mask, space, multapses, autapses, seed, engine, chunk_size)
+    return ConnectionPlan(job)
+
+
+def connect(sources, targets=None, rule: Rule | None = None, kernel: Kernel | None = None,
+            **options) -> Connections:
+    """Connect neurons by position: exact fixed counts with distance-dependent choice.
+
+    ``sc.connect(...)`` is ``sc.plan(...).connect()``: same arguments (see
+    :func:`plan` for each of them and for the errors raised), the whole
+    network at once.
+
+    Returns
+    -------
+    Connections
+        ``.sources`` and ``.targets`` index arrays grouped by driver.
 
     Examples
     --------
@@ -93,36 +141,19 @@ def connect(
     ...                   kernel=sc.Gaussian(sigma=1.0), seed=42)
     >>> len(conn), int(conn.out_degrees().min())
     (12000, 10)
-
-    References
-    ----------
-    Senk J. et al. (2022) Connectivity concepts in neuronal network modeling.
-    PLoS Comput Biol 18(9): e1010086.
     """
-    job = _Job(sources, targets, rule, kernel, mask, space, multapses, autapses, seed, engine, chunk_size)
-    return job.result(0, job.problem.n_drivers)
+    return plan(sources, targets, rule, kernel, **options).connect()
 
 
-def iter_connect(
-    sources,
-    targets=None,
-    rule: Rule | None = None,
-    kernel: Kernel | None = None,
-    *,
-    mask: Mask | None = None,
-    space=None,
-    multapses: bool = True,
-    autapses: bool = True,
-    seed=None,
-    engine: str = "auto",
-    chunk_size: int = 100_000,
-) -> Iterator[Connections]:
+def iter_connect(sources, targets=None, rule: Rule | None = None, kernel: Kernel | None = None, *,
+                 chunk_size: int = 100_000, **options) -> Iterator[Connections]:
     """Like :func:`connect`, but yield the synapses in blocks of ``chunk_size`` drivers.
 
-    Concatenating the blocks gives exactly ``connect(...)`` with the same
-    arguments; memory is bounded by one block's output (``FixedTotalNumber``
-    without multapses is planned globally, so its ``n`` pairs are held once).
-    Every check runs before the first block is yielded.
+    ``sc.plan(...).blocks(chunk_size)``: concatenating the blocks gives
+    exactly ``connect(...)`` with the same arguments; memory is bounded by
+    one block's output (``FixedTotalNumber`` without multapses is planned
+    globally, so its ``n`` pairs are held once). Every check runs before the
+    first block is yielded.
 
     Examples
     --------
@@ -133,21 +164,8 @@ def iter_connect(
     >>> [len(b) for b in blocks]
     [1200, 1200, 600]
     """
-    if not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    job = _Job(sources, targets, rule, kernel, mask, space, multapses, autapses, seed, engine, None)
-
-    def blocks():
-        for lo in range(0, job.problem.n_drivers, chunk_size):
-            yield job.result(lo, min(job.problem.n_drivers, lo + chunk_size))
-
-    return blocks()
-
-
-def _plan(sources, targets=None, rule=None, kernel=None, *, mask=None, space=None, multapses=True,
-          autapses=True, seed=None, engine="auto", chunk_size=None) -> "_Job":
-    """Validate and plan a call with :func:`connect`'s arguments; the writers and Dask run its blocks."""
-    return _Job(sources, targets, rule, kernel, mask, space, multapses, autapses, seed, engine, chunk_size)
+    positive_int(chunk_size, "chunk_size")
+    return plan(sources, targets, rule, kernel, **options).blocks(chunk_size)
 
 
 class _Job:
@@ -159,9 +177,8 @@ class _Job:
         for name, flag in (("multapses", multapses), ("autapses", autapses)):
             if not isinstance(flag, (bool, np.bool_)):
                 raise TypeError(f"{name} must be True or False, got {flag!r}")
-        if chunk_size is not None and (not isinstance(chunk_size, (int, np.integer))
-                                       or isinstance(chunk_size, bool) or chunk_size < 1):
-            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        if chunk_size is not None:
+            positive_int(chunk_size, "chunk_size")
         units = UnitContext(sources)
         src = _positions(sources, "sources", units)
         recurrent = targets is None
@@ -192,8 +209,8 @@ class _Job:
         self.multapses = bool(multapses)
         self.in_degree = in_degree
         self.engine = engines.select(engine, self.problem)
-        self._src, self._tgt, self._periods, self._units = src, tgt, periods, units
-        self._total = None
+        self.sources, self.targets, self.periods, self.units = src, tgt, periods, units
+        self.pairs = None  # FixedTotalNumber without multapses: (drivers, partners) planned globally
         self.degrees = self._plan()
 
     def __getstate__(self):  # picklable for Dask workers: the engine travels by module name
@@ -231,7 +248,7 @@ class _Job:
     def _plan_total(self, rule: FixedTotalNumber):
         pb, n = self.problem, int(rule.n)
         if n == 0:
-            self._total = (np.empty(0, np.int64), np.empty(0, np.int64))
+            self.pairs = (np.empty(0, np.int64), np.empty(0, np.int64))
             return None
         uniform = rule.sources == "uniform"
         cand = self._candidates()
@@ -251,7 +268,7 @@ class _Job:
                 counts = self.engine.total_counts(pb, n)
             return counts.astype(np.int64)
         norm = self.engine.row_log_totals(pb) if uniform else None
-        self._total = self.engine.total_without_multapses(pb, n, norm)
+        self.pairs = self.engine.total_without_multapses(pb, n, norm)
         return None
 
     def _candidates(self) -> np.ndarray:
@@ -306,20 +323,6 @@ class _Job:
                 "lower p or rescale the kernel"
             )
 
-    # -- sampling ------------------------------------------------------------
-    def result(self, lo: int, hi: int) -> Connections:
-        pb, rule = self.problem, self.rule
-        if self._total is not None:
-            drv, par = self._total
-            sel = (drv >= lo) & (drv < hi)
-            drv, par = drv[sel], par[sel]
-        elif isinstance(rule, PairwiseBernoulli):
-            drv, par = self.engine.bernoulli(pb, float(rule.p), lo, hi)
-        else:
-            drv, par = self.engine.fixed_degree(pb, self.degrees, self.multapses, lo, hi)
-        s, t = (par, drv) if self.in_degree else (drv, par)
-        return Connections(s, t, self._src, self._tgt, self._periods, self._units)
-
 
 # -- PairwisePoisson: planned as per-source counts, then sampled as FixedOutDegree with multapses --
 def plan_poisson(problem: Problem, engine, rate: float, multapses: bool) -> np.ndarray:
@@ -333,7 +336,7 @@ def plan_poisson(problem: Problem, engine, rate: float, multapses: bool) -> np.n
     Examples
     --------
     >>> import numpy as np, spatialconn as sc
-    >>> job = _plan(np.random.default_rng(0).random((5, 2)), rule=sc.PairwisePoisson(3.0), seed=1)
+    >>> job = sc.plan(np.random.default_rng(0).random((5, 2)), rule=sc.PairwisePoisson(3.0), seed=1)
     >>> job.degrees.tolist()   # Poisson(3 · 5) each: 5 targets of uniform weight 1
     [20, 11, 14, 12, 14]
     """

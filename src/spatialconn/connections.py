@@ -49,7 +49,7 @@ class Connections:
 
     @classmethod
     def _from_rows(cls, sources, targets, source_rows, target_rows, source_positions, target_positions,
-                   n_sources: int, n_targets: int, periods, units) -> "Connections":
+                   n_sources: int, n_targets: int, periods, units) -> Connections:
         """Synapses of populations of which only some positions are at hand (a Dask partition).
 
         ``sources``/``targets`` are indices in the populations of sizes
@@ -63,6 +63,21 @@ class Connections:
         self.targets = np.ascontiguousarray(targets, dtype=dtype)
         self.n_sources, self.n_targets = int(n_sources), int(n_targets)
         return self
+
+    @property
+    def source_positions(self) -> np.ndarray:
+        """Positions of the source population (plain float64), or of the sources this block holds.
+
+        A :class:`Connections` from a restricted plan (a Dask task) holds
+        only the positions its synapses need; then these are rows, not the
+        whole population.
+        """
+        return self._source_positions
+
+    @property
+    def target_positions(self) -> np.ndarray:
+        """Positions of the target population (the same array as ``source_positions`` when recurrent)."""
+        return self._target_positions
 
     def _position_rows(self):
         return (self.sources, self.targets) if self._rows is None else self._rows

@@ -33,7 +33,6 @@ Examples
 
 from __future__ import annotations
 
-import copy
 import os
 
 import numpy as np
@@ -110,78 +109,6 @@ def partition_space(coords: np.ndarray, weights: np.ndarray, npartitions: int) -
     return split(np.arange(coords.shape[0]), int(npartitions))
 
 
-class _Part:
-    """What one task needs: some drivers of a planned call and the partners they can reach.
-
-    Quacks like the plan of :func:`spatialconn.connect` for
-    :func:`spatialconn.io.iter_blocks` (``problem.n_drivers``,
-    ``problem.n_partners``, ``degrees``, ``_total``, ``result(lo, hi)``) in
-    the partition's own numbering of drivers; its synapses carry the indices
-    of the whole call. Built on the client, then sent alone to a worker.
-    """
-
-    def __init__(self, job, ids: np.ndarray, piece=None):
-        from types import SimpleNamespace
-
-        from .rules import PairwiseBernoulli
-
-        self.ids = ids
-        self.piece = piece
-        self.in_degree, self.multapses = job.in_degree, job.multapses
-        self.p = float(job.rule.p) if isinstance(job.rule, PairwiseBernoulli) else None
-        self.degrees = None if job.degrees is None else job.degrees[ids]
-        self._sizes = (len(job._src), len(job._tgt))
-        self._periods, self._units = job._periods, job._units
-        self._drivers = job.problem.drivers[ids] if piece is None else piece.drivers
-        self._total = None
-        if job._total is not None:  # planned globally: keep this partition's pairs and their partners
-            drv, par = job._total
-            where = np.searchsorted(ids, drv).clip(0, max(ids.size - 1, 0))
-            mine = (ids[where] == drv) if ids.size else np.zeros(drv.size, dtype=bool)
-            self._total = (where[mine], par[mine].astype(np.int64))
-            self._partner_ids = np.unique(self._total[1])
-            self._partners = job.problem.partners[self._partner_ids]
-        n_held = self._partner_ids.size if piece is None else piece.grid.pos.shape[0]
-        self.problem = SimpleNamespace(n_drivers=ids.size, n_partners=n_held)
-
-    def result(self, lo: int, hi: int):
-        from .connections import Connections
-
-        if self._total is not None:
-            sel = (self._total[0] >= lo) & (self._total[0] < hi)
-            rows, par = self._total[0][sel], self._total[1][sel]
-            drv = self.ids[rows]
-            prow, partners = np.searchsorted(self._partner_ids, par), self._partners
-        else:
-            if self.p is not None:
-                drv, par = self.piece.bernoulli(self.p, lo, hi)
-            else:
-                drv, par = self.piece.fixed_degree(self.degrees, self.multapses, lo, hi)
-            rows = np.searchsorted(self.ids, drv)
-            prow, partners = self.piece.partner_rows(par), self.piece.grid.pos
-        drivers = self._drivers
-        if self.in_degree:
-            return Connections._from_rows(par, drv, prow, rows, partners, drivers, *self._sizes,
-                                          self._periods, self._units)
-        return Connections._from_rows(drv, par, rows, prow, drivers, partners, *self._sizes,
-                                      self._periods, self._units)
-
-
-class _Range:
-    """Drivers ``lo:hi`` of a whole planned call (its positions shared by all tasks of a worker)."""
-
-    def __init__(self, job, lo: int, hi: int):
-        from types import SimpleNamespace
-
-        self.job, self.lo = job, lo
-        self.degrees = None if job.degrees is None else job.degrees[lo:hi]
-        self._total = None
-        self.problem = SimpleNamespace(n_drivers=hi - lo, n_partners=job.problem.n_partners)
-
-    def result(self, lo: int, hi: int):
-        return self.job.result(self.lo + lo, self.lo + hi)
-
-
 def _frame(conn, distance: bool):
     import pandas as pd
 
@@ -192,19 +119,24 @@ def _frame(conn, distance: bool):
 
 
 def _unit(part):
-    """A task's unit of work: a :class:`_Part`, or ``(job, lo, hi)`` for a :class:`_Range`."""
-    return _Range(*part) if isinstance(part, tuple) else part
+    """A task's unit of work: a restricted :class:`~spatialconn.ConnectionPlan`, or
+    ``(plan, lo, hi)``: drivers ``lo:hi`` of a whole plan shared by the tasks of a worker."""
+    if isinstance(part, tuple):
+        plan, lo, hi = part
+        return plan, lo, hi
+    return part, 0, part.n_drivers
 
 
 def _block_frame(part, distance):
-    part = _unit(part)
-    return _frame(part.result(0, part.problem.n_drivers), distance)
+    plan, lo, hi = _unit(part)
+    return _frame(plan.block(lo, hi), distance)
 
 
 def _block_file(part, path, fmt, options, memory_limit):
     from .io import iter_blocks, write_parquet, write_sonata
 
-    blocks = iter_blocks(_unit(part), memory_limit=memory_limit)  # bounded memory per task
+    plan, lo, hi = _unit(part)
+    blocks = iter_blocks(plan, memory_limit=memory_limit, start=lo, stop=hi)  # bounded memory per task
     if fmt == "parquet":
         write_parquet(blocks, path, **options)
     else:
@@ -212,69 +144,54 @@ def _block_file(part, path, fmt, options, memory_limit):
     return path
 
 
-def _synapses_per_driver(job):
-    """Synapses each driver will make, when known before sampling (else None: Bernoulli)."""
-    if job.degrees is not None:
-        return job.degrees
-    return None if job._total is None else np.bincount(job._total[0], minlength=job.problem.n_drivers)
+def _parts(plan, npartitions: int, partition: str, weights: np.ndarray | None = None):
+    """Driver ids of each partition.
 
-
-def _parts(job, npartitions: int, partition: str, weights: np.ndarray | None = None):
-    """Driver ids of each partition, and whether the grid engine can cut them into pieces.
-
-    Partitions are balanced by ``weights`` (default: :func:`_synapses_per_driver`).
+    Partitions are balanced by ``weights`` (default: the plan's degrees).
     """
-    from .engine import grid
-
     if weights is None:
-        weights = _synapses_per_driver(job)
-    pb = job.problem
-    n = pb.n_drivers
-    compiled = job.engine is grid and grid.native(pb) and n > 0 and pb.n_partners > 0
-    if compiled and partition == "space":
-        g = grid._plan(pb).grid
-        cells, label = np.unique(g.driver_cell, return_inverse=True)
+        weights = plan.degrees
+    n = plan.n_drivers
+    coords = plan.cells()
+    if coords is not None and partition == "space":
+        dims = coords.max(axis=0) + 1 if coords.size else np.ones(coords.shape[1], np.int64)
+        flat = np.ravel_multi_index(tuple(coords.T), tuple(dims))  # row-major: the order of the cells
+        cells, first, label = np.unique(flat, return_index=True, return_inverse=True)
         label = label.ravel()
         w = np.bincount(label, weights=weights, minlength=cells.size) if weights is not None \
             else np.bincount(label, minlength=cells.size)
-        groups = partition_space(g.cell_coords(cells), w, npartitions)
+        groups = partition_space(coords[first], w, npartitions)
         part_of_cell = np.empty(cells.size, dtype=np.int64)
         for j, grp in enumerate(groups):
             part_of_cell[grp] = j
         part = part_of_cell[label]
         order = np.argsort(part, kind="stable")
-        return np.split(order, np.cumsum(np.bincount(part, minlength=len(groups)))[:-1]), compiled
+        return np.split(order, np.cumsum(np.bincount(part, minlength=len(groups)))[:-1])
     bounds = partition_bounds(weights, n, npartitions)
-    return [np.arange(lo, hi, dtype=np.int64) for lo, hi in zip(bounds[:-1], bounds[1:])], compiled
+    return [np.arange(lo, hi, dtype=np.int64) for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
-def _units(job, ids: list, compiled: bool, scatter, share):
+def _units(plan, ids: list, scatter, share):
     """The unit of work of each partition (see :func:`_unit`), made to travel by ``scatter``.
 
-    Pieces for compiled problems, the partition's pairs for a globally
-    planned total number, else ``(job, lo, hi)`` with the whole job passed
-    once through ``share``.
+    A restricted plan (its drivers and the partners within their reach),
+    or, for an index range that needs every partner anyway, ``(plan, lo,
+    hi)`` with the whole plan passed once per worker through ``share``.
     """
-    from .engine import grid
-
-    if job._total is not None:
-        return [scatter(_Part(job, i)) for i in ids]
     whole = []
 
-    def shared_range(i):  # the whole job, sent once per worker
+    def shared_range(i):  # the whole plan, sent once per worker
         if not whole:
-            whole.append(share(job))
+            whole.append(share(plan))
         return whole[0], int(i[0]) if i.size else 0, int(i[-1]) + 1 if i.size else 0
 
-    if not compiled:
-        return [shared_range(i) for i in ids]
-    p = float(job.rule.p) if job.degrees is None else None
     units = []
-    for i, piece in zip(ids, grid.pieces(job.problem, ids, degrees=job.degrees, multapses=job.multapses, p=p)):
-        if piece.complete and (i.size == 0 or i[-1] - i[0] + 1 == i.size):
-            units.append(shared_range(i))  # an index range that needs every partner: share the job
+    for i, piece in zip(ids, plan.split(ids)):
+        contiguous = i.size == 0 or i[-1] - i[0] + 1 == i.size
+        if contiguous and piece.partners_held == plan.partners_held:
+            units.append(shared_range(i))
         else:
-            units.append(scatter(_Part(job, i, piece)))
+            units.append(scatter(piece))
     return units
 
 
@@ -292,7 +209,7 @@ def _cancel_and_wait(client, futures, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-def _check_options(job, fmt, options):
+def _check_options(plan, fmt, options):
     """Raise the writer's own error for bad ``write_options`` before any output exists."""
     import shutil
     import tempfile
@@ -300,7 +217,7 @@ def _check_options(job, fmt, options):
     scratch = tempfile.mkdtemp(prefix="spatialconn-check-")
     try:
         name, opts = ("x.h5", {**options, "indices": False}) if fmt == "sonata" else ("x.parquet", options)
-        _block_file((job, 0, 0), os.path.join(scratch, name), fmt, opts, 1 << 20)
+        _block_file((plan, 0, 0), os.path.join(scratch, name), fmt, opts, 1 << 20)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -396,7 +313,7 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
     """
     import dask
 
-    from .connect import _plan
+    from .connect import plan as make_plan
     from .io._atomic import atomic_path, check_target
     from .io.parquet import is_part_name, part_name
 
@@ -423,13 +340,13 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
         output = check_target(output, directory=True, overwrite=options.pop("overwrite", True),
                               allowed=allowed)
 
-    job = _plan(sources, targets, rule, kernel, **connect_options)
-    weights = _synapses_per_driver(job)
+    plan = make_plan(sources, targets, rule, kernel, **connect_options)
+    weights = plan.degrees
     if npartitions is None:
         threads = sum(client.nthreads().values()) if client is not None else 2
         expected = 0 if weights is None else int(np.sum(weights))
         npartitions = max(4 * max(1, threads), -(-expected // ROWS_PER_PARTITION))
-    ids, compiled = _parts(job, npartitions, partition, weights)
+    ids = _parts(plan, npartitions, partition, weights)
     if client is not None:
         scatter = lambda x: client.scatter(x, hash=False)  # noqa: E731  one worker holds each partition
         share = lambda x: client.scatter(x, broadcast=True, hash=False)  # noqa: E731
@@ -438,8 +355,8 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
     if output is None:
         import dask.dataframe as dd
 
-        meta = _frame(job.result(0, 0), distance).iloc[:0]
-        units = _units(job, ids, compiled, scatter, share)
+        meta = _frame(plan.block(0, 0), distance).iloc[:0]
+        units = _units(plan, ids, scatter, share)
         parts = [dask.delayed(_block_frame, pure=True)(u, distance) for u in units]
         return dd.from_delayed(parts, meta=meta, verify_meta=False)
 
@@ -447,8 +364,8 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
         options.setdefault("distance", distance)
     else:
         options.pop("edge_types", None)
-    _check_options(job, fmt, options)
-    units = _units(job, ids, compiled, scatter, share)
+    _check_options(plan, fmt, options)
+    units = _units(plan, ids, scatter, share)
     with atomic_path(output, directory=True) as tmp:
         names = [part_name(i) if fmt == "parquet" else f"edges-{i:05d}.h5" for i in range(len(units))]
         tasks = [dask.delayed(_block_file, pure=False)(u, os.path.join(tmp, name), fmt, options, memory_limit)

@@ -20,8 +20,8 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -116,7 +116,7 @@ class Kernel:
         """Distance where an isotropic, unimodal ``K`` peaks (None: unknown)."""
         return None
 
-    def shifted(self, offset) -> "Shifted":
+    def shifted(self, offset) -> Shifted:
         """This kernel centred on ``offset`` instead of zero displacement.
 
         Examples

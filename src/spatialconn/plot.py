@@ -51,8 +51,8 @@ def _axes(ax, **subplots):
 
 
 def _positions(conn, source_positions, target_positions):
-    src = conn._source_positions if source_positions is None else source_positions
-    tgt = conn._target_positions if target_positions is None else target_positions
+    src = conn.source_positions if source_positions is None else source_positions
+    tgt = conn.target_positions if target_positions is None else target_positions
     return np.asarray(src, dtype=np.float64), np.asarray(tgt, dtype=np.float64)
 
 
@@ -182,7 +182,7 @@ def distance_histogram(conn, rule=None, kernel=None, *, mask=None, space=None, m
     ax.hist(d, bins=edges, density=len(d) > 0, color="0.7", edgecolor="white", linewidth=0.5,
             label=f"{len(d)} synapses")
     if rule is not None and len(d):
-        recurrent = conn._source_positions is conn._target_positions if source_positions is None \
+        recurrent = conn.source_positions is conn.target_positions if source_positions is None \
             else src is tgt
         proj = Projection("plot", "a", "a" if recurrent else "b", rule, kernel, mask, space,
                           multapses=multapses, autapses=autapses)

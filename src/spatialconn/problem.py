@@ -116,7 +116,7 @@ class Problem:
         Examples
         --------
         >>> import numpy as np, spatialconn as sc
-        >>> from spatialconn.connect import _plan as plan
+        >>> plan = sc.plan
         >>> pos = np.random.default_rng(0).random((10, 2))
         >>> plan(pos, rule=sc.FixedOutDegree(1), kernel=sc.Gaussian(0.1)).problem.well_scaled
         True

@@ -112,6 +112,13 @@ class _Plan:
         self.sign, self.exclude_self = float(problem.sign), bool(problem.exclude_self)
         self.key, self.n_partners = problem.key, problem.n_partners
         self._tables = {}
+        self._kmax = (None, 0)  # (degrees array, its maximum): blocks and random access ask again and again
+
+    def degree_table(self, problem: Problem, degrees: np.ndarray, multapses: bool):
+        """:meth:`table` of a fixed-degree draw (:func:`degree_key` without re-reading ``degrees``)."""
+        if self._kmax[0] is not degrees:
+            self._kmax = (degrees, int(degrees.max(initial=0)))
+        return self.table(problem, (self._kmax[1], bool(multapses)))
 
     def table(self, problem: Problem, level_key=None):
         """Offset table and whether it truncates.
@@ -159,16 +166,17 @@ def sparse_margin(problem: Problem, prof: Profile, grid: Grid, kmax: int, multap
     against the peak, and a window that is too narrow sends drivers to
     exact sampling over every partner (O(N) each). The distance holding
     ``m`` partners is estimated from the mean density over the ``grid``'s
-    box, for a driver in a corner (``2^-d`` of its ball inside). Capped at 600 (weights below e^-700 of the peak count as zero in proposals).
+    box, for a driver in a corner (``2^-d`` of its ball inside). Capped at
+    600 (weights below e^-700 of the peak count as zero in proposals).
 
     Examples
     --------
     >>> import numpy as np, spatialconn as sc
-    >>> from spatialconn.connect import _plan as plan
-    >>> job = plan(np.random.default_rng(0).random((10_000, 2)) * 100, rule=sc.FixedOutDegree(100),
-    ...            kernel=sc.Gaussian(1.0), multapses=False)
+    >>> job = sc.plan(np.random.default_rng(0).random((10_000, 2)) * 100, rule=sc.FixedOutDegree(100),
+    ...               kernel=sc.Gaussian(1.0), multapses=False)
     >>> prof, g = Profile(job.problem.kernel, 2), _plan(job.problem).grid
-    >>> round(sparse_margin(job.problem, prof, g, 1, True), 1), round(sparse_margin(job.problem, prof, g, 100, False), 1)
+    >>> pb = job.problem
+    >>> round(sparse_margin(pb, prof, g, 1, True), 1), round(sparse_margin(pb, prof, g, 100, False), 1)
     (0.0, 130.9)
     """
     d, n_p = problem.ndim, max(problem.n_partners, 1)
@@ -188,6 +196,10 @@ def degree_key(degrees: np.ndarray, multapses: bool):
 _cache: list = []
 
 
+class IncompletePiece(RuntimeError):
+    """A driver of a piece needs partners outside the piece's box (it needs every partner)."""
+
+
 def _forget(plan):
     try:
         _cache.remove(plan)
@@ -203,6 +215,18 @@ def _plan(problem: Problem) -> _Plan:
     _cache.append(plan)
     weakref.finalize(problem, _forget, plan)  # the grid goes when the problem goes
     return plan
+
+
+#: random access: the fixed cost of sampling one driver in its own box, in cells of a pass over the
+#: grid (measured: ~0.7 ms against ~20 ns per cell); fewer cells than that: one pass over the grid
+BOX_OVERHEAD_CELLS = 40_000
+#: below this many drivers a call runs on one thread: starting the others costs more (random access)
+PARALLEL_MIN_DRIVERS = 64
+
+
+def _threads_for(n_drivers: int) -> int:
+    """One thread for small calls (results never depend on the thread count), else :func:`threads`."""
+    return 1 if n_drivers < PARALLEL_MIN_DRIVERS else threads()
 
 
 def _key(view):
@@ -317,9 +341,8 @@ def total_counts(problem: Problem, n: int) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np, spatialconn as sc
-    >>> from spatialconn.connect import _plan as plan
-    >>> job = plan(np.random.default_rng(0).random((2000, 2)), rule=sc.FixedTotalNumber(5000),
-    ...            kernel=sc.Gaussian(0.05), seed=3)
+    >>> job = sc.plan(np.random.default_rng(0).random((2000, 2)), rule=sc.FixedTotalNumber(5000),
+    ...               kernel=sc.Gaussian(0.05), seed=3)
     >>> c = total_counts(job.problem, 5000)
     >>> int(c.sum()), c.shape
     (5000, (2000,))
@@ -382,8 +405,8 @@ def _fixed(view, table, degrees: np.ndarray, multapses: bool, start: int, stop: 
                                 outoff, int(view.n_partners), bool(view.complete), bool(multapses), out_drv,
                                 out_par, _threads_for(total))
     if status:
-        raise RuntimeError("a driver needed partners outside its piece's box; the piece was cut wrongly "
-                           "(please report this as a bug)")
+        raise IncompletePiece("a driver needed partners outside its piece's box; the piece was cut wrongly "
+                              "(please report this as a bug)")
     return out_drv, out_par
 
 
@@ -399,7 +422,7 @@ def fixed_degree(problem: Problem, degrees: np.ndarray, multapses: bool, start: 
     stop = problem.n_drivers if stop is None else stop
     plan = _plan(problem)
     degrees = np.asarray(degrees)
-    return _fixed(plan, plan.table(problem, degree_key(degrees, multapses)), degrees, multapses, start, stop,
+    return _fixed(plan, plan.degree_table(problem, degrees, multapses), degrees, multapses, start, stop,
                   STREAM_DEGREE, _index_dtype(problem))
 
 
@@ -552,9 +575,8 @@ def exact_fallbacks(problem: Problem, degrees: np.ndarray, multapses: bool, shor
     Examples
     --------
     >>> import numpy as np, spatialconn as sc
-    >>> from spatialconn.connect import _plan as plan
     >>> pos = np.r_[np.random.default_rng(0).random((1000, 2)), [[9.0, 9.0]]]
-    >>> job = plan(pos, rule=sc.FixedOutDegree(5), kernel=sc.Gaussian(0.05), multapses=False)
+    >>> job = sc.plan(pos, rule=sc.FixedOutDegree(5), kernel=sc.Gaussian(0.05), multapses=False)
     >>> np.nonzero(exact_fallbacks(job.problem, job.degrees, False))[0].tolist()
     [1000]
     """
@@ -587,14 +609,13 @@ def pieces(problem: Problem, parts: list, *, degrees=None, multapses: bool = Tru
     Examples
     --------
     >>> import numpy as np, spatialconn as sc
-    >>> from spatialconn.connect import _plan as plan
     >>> pos = np.random.default_rng(0).random((2000, 2))
-    >>> job = plan(pos, rule=sc.FixedOutDegree(5), kernel=sc.Gaussian(0.02), seed=1)
+    >>> job = sc.plan(pos, rule=sc.FixedOutDegree(5), kernel=sc.Gaussian(0.02), seed=1)
     >>> a, b = pieces(job.problem, [np.arange(0, 2000, 2), np.nonzero(pos[:, 0] < 0.2)[0]], degrees=job.degrees)
     >>> a.grid.pos.shape[0], b.grid.pos.shape[0] < 1000  # all partners; those within 0.2 + reach
     (2000, True)
     >>> d, t = b.fixed_degree(job.degrees[b.ids], True)
-    >>> whole = job.result(0, 2000)
+    >>> whole = job.connect()
     >>> bool(np.array_equal(t, whole.targets[np.isin(whole.sources, b.ids)]))
     True
     """
@@ -607,18 +628,109 @@ def pieces(problem: Problem, parts: list, *, degrees=None, multapses: bool = Tru
     coords = g.cell_coords(g.driver_cell)
     needs_all = np.zeros(problem.n_drivers, dtype=bool) if degrees is None else \
         exact_fallbacks(problem, degrees, multapses)
-    reach = np.abs(tab.offsets).max(axis=0) if tab.offsets.size else np.zeros(problem.ndim, dtype=np.int64)
+    reach = _reach(problem, tab)
     for ids in parts:
         ids = np.asarray(ids, dtype=np.int64)
         c = coords[ids]
         complete = bool(needs_all[ids].any())
         B, S = np.zeros_like(g.G), g.G.copy()
         if ids.size and not complete:
-            lo, hi = c.min(axis=0) - reach, c.max(axis=0) + reach
-            for a in range(problem.ndim):
-                if tab.mode[a] == 0:
-                    lo[a], hi[a] = max(lo[a], 0), min(hi[a], g.G[a] - 1)
-                if tab.mode[a] != 2 and hi[a] - lo[a] + 1 < g.G[a]:
-                    B[a], S[a] = lo[a] % g.G[a], hi[a] - lo[a] + 1
+            B, S = _box_bounds(g, tab, c, reach)
             complete = bool(np.all(S == g.G))
         yield Piece(plan, table, ids, box(g, B, S, c), complete)
+
+
+def _reach(problem: Problem, tab) -> np.ndarray:
+    """Cells a window reaches from its centre, per axis."""
+    return np.abs(tab.offsets).max(axis=0) if tab.offsets.size else np.zeros(problem.ndim, dtype=np.int64)
+
+
+def _box_bounds(g: Grid, tab, c: np.ndarray, reach: np.ndarray):
+    """The box ``(B, S)`` of cells holding the windows of drivers in cells ``c`` (grid coordinates)."""
+    B, S = np.zeros_like(g.G), g.G.copy()
+    lo, hi = c.min(axis=0) - reach, c.max(axis=0) + reach
+    for a in range(g.G.size):
+        if tab.mode[a] == 0:
+            lo[a], hi[a] = max(lo[a], 0), min(hi[a], g.G[a] - 1)
+        if tab.mode[a] != 2 and hi[a] - lo[a] + 1 < g.G[a]:
+            B[a], S[a] = lo[a] % g.G[a], hi[a] - lo[a] + 1
+    return B, S
+
+
+def cuts(problem: Problem) -> bool:
+    """Whether :func:`pieces` and :func:`drivers` can serve ``problem`` (compiled and not empty)."""
+    return native(problem) and problem.n_drivers > 0 and problem.n_partners > 0
+
+
+def drivers(problem: Problem, ids: np.ndarray, *, degrees=None, multapses: bool = True, p=None):
+    """Random access: ``(driver, partner)`` of the drivers ``ids`` (ascending, distinct) only.
+
+    Gives, bit for bit, what :func:`fixed_degree` (``degrees`` of every
+    driver) or :func:`bernoulli` (``p``) give these drivers, at the cost of
+    their windows: each driver is sampled over a box of cells around it
+    (its window), unless the drivers are so many that one pass over the
+    whole grid is cheaper. A driver whose window cannot be proven
+    sufficient is sampled over every partner, as in the whole problem.
+
+    Examples
+    --------
+    >>> import numpy as np, spatialconn as sc
+    >>> pos = np.random.default_rng(0).random((5000, 2))
+    >>> job = sc.plan(pos, rule=sc.FixedOutDegree(5), kernel=sc.Gaussian(0.01), seed=1)
+    >>> d, t = drivers(job.problem, np.array([4, 1500]), degrees=job.degrees)
+    >>> whole = job.connect()
+    >>> bool(np.array_equal(t, whole.targets[np.isin(whole.sources, [4, 1500])]))
+    True
+    """
+    if not native(problem):
+        raise ValueError("only problems the grid engine runs compiled have random access")
+    plan = _plan(problem)
+    table = plan.table(problem, float(p)) if p is not None else plan.degree_table(problem, degrees, multapses)
+    tab, g = table[0], plan.grid
+    ids = np.asarray(ids, dtype=np.int64)
+
+    def sample(piece):
+        if p is not None:
+            return piece.bernoulli(p)
+        return piece.fixed_degree(degrees[piece.ids], multapses)
+
+    def over_every_cell(some):
+        whole = Grid(lo=g.lo, h=g.h, G=g.G, periods=g.periods, start=g.start, pos=g.pos, index=g.index,
+                     driver_cell=g.driver_cell[some], eps=g.eps, B=g.B, S=g.S)
+        return sample(Piece(plan, table, some, whole, True))
+
+    reach = _reach(problem, tab)
+    window = int(np.prod(np.minimum(2 * reach + 1, g.G)))
+    if ids.size * (window + BOX_OVERHEAD_CELLS) >= g.n_cells:
+        return over_every_cell(ids)
+    coords = g.cell_coords(g.driver_cell[ids])
+    drv, par = [], []
+    for i in range(ids.size):
+        c = coords[i:i + 1]
+        B, S = _box_bounds(g, tab, c, reach)
+        piece = Piece(plan, table, ids[i:i + 1], box(g, B, S, c), bool(np.all(S == g.G)))
+        try:
+            d, q = sample(piece)
+        except IncompletePiece:  # its window cannot be shown to suffice: every partner, as in the whole
+            d, q = over_every_cell(ids[i:i + 1])
+        drv.append(d)
+        par.append(q)
+    return (np.concatenate(drv), np.concatenate(par)) if drv else (np.empty(0, np.int64), np.empty(0, np.int64))
+
+
+def driver_cells(problem: Problem) -> np.ndarray:
+    """Grid coordinates ``(N_d, d)`` of each driver's cell (for spatial partitions).
+
+    Examples
+    --------
+    >>> import numpy as np, spatialconn as sc
+    >>> job = sc.plan(np.array([[0.0, 0.0], [0.0, 0.05], [1.0, 1.0]]), rule=sc.FixedOutDegree(1),
+    ...               kernel=sc.Gaussian(0.1))
+    >>> c = driver_cells(job.problem)
+    >>> bool((c[0] == c[1]).all()), bool((c[0] == c[2]).all())
+    (True, False)
+    """
+    if not native(problem):
+        raise ValueError("only problems the grid engine runs compiled have a grid of cells")
+    g = _plan(problem).grid
+    return g.cell_coords(g.driver_cell)

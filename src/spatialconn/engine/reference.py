@@ -91,7 +91,7 @@ def largest_log_weight(problem: Problem):
     Examples
     --------
     >>> import numpy as np, spatialconn as sc
-    >>> from spatialconn.connect import _plan as plan
+    >>> plan = sc.plan
     >>> job = plan(np.array([[0.0], [1.0], [3.0]]), rule=sc.FixedOutDegree(1), kernel=sc.Exponential(1.0),
     ...            autapses=False)
     >>> largest_log_weight(job.problem)

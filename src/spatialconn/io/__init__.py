@@ -1,6 +1,8 @@
 """File output: SONATA edges and circuits, Parquet, scipy.sparse and ``.npz``; streamed and atomic.
 
-:func:`write` picks the format from the file name; :func:`connect_to_file`
+:func:`write` picks the format from the file name (one projection),
+:func:`write_network` writes several projections to one file and
+:func:`read_network` reads them back; :func:`connect_to_file`
 builds and writes in blocks so that peak memory follows ``memory_limit``,
 not the size of the output. Every writer validates its arguments before
 creating anything and writes under a temporary name that is renamed only
@@ -28,12 +30,15 @@ import numpy as np
 from .._validate import positive_int
 from ._blocks import parse_bytes
 from .circuit import read_circuit, write_circuit
+from .network import read_network, write_network
 from .parquet import write_parquet
 from .sonata import edge_types_path, write_sonata
 from .sparse import read_npz, to_scipy, write_npz
 
 __all__ = [
     "write",
+    "write_network",
+    "read_network",
     "connect_to_file",
     "iter_blocks",
     "parse_bytes",
@@ -132,9 +137,9 @@ def write(conn, path, **options) -> str:
     return writer(conn, path, **options)
 
 
-def iter_blocks(job, *, memory_limit=1 << 30, chunk_size=None, progress: bool = False, start: int = 0,
+def iter_blocks(plan, *, memory_limit=1 << 30, chunk_size=None, progress: bool = False, start: int = 0,
                 stop: int | None = None):
-    """Yield the synapses of a validated job in blocks sized to ``memory_limit``.
+    """Yield the synapses of a :class:`~spatialconn.ConnectionPlan` in blocks sized to ``memory_limit``.
 
     Block boundaries are chosen from the known degrees (fixed-degree and
     total-number rules) or adaptively from the synapses per driver seen so
@@ -143,8 +148,8 @@ def iter_blocks(job, *, memory_limit=1 << 30, chunk_size=None, progress: bool = 
 
     Parameters
     ----------
-    job : spatialconn.connect._Job
-        A validated call (everything checked, nothing sampled yet).
+    plan : ConnectionPlan
+        From :func:`spatialconn.plan` (or a restricted piece of one).
     memory_limit : int or str
         Approximate bytes per block (``BYTES_PER_SYNAPSE`` per synapse).
     chunk_size : int, optional
@@ -153,21 +158,24 @@ def iter_blocks(job, *, memory_limit=1 << 30, chunk_size=None, progress: bool = 
         tqdm bar over drivers.
     start, stop : int, optional
         Only drivers ``start:stop`` (default: all).
+
+    Examples
+    --------
+    >>> import numpy as np, spatialconn as sc
+    >>> p = sc.plan(np.random.default_rng(0).random((1000, 2)), rule=sc.FixedOutDegree(50), seed=1)
+    >>> [len(b) for b in iter_blocks(p, memory_limit=20_000 * BYTES_PER_SYNAPSE)]
+    [20000, 20000, 10000]
     """
     from ..progress import progress_bar
 
-    n = job.problem.n_drivers if stop is None else int(stop)
+    n = plan.n_drivers if stop is None else int(stop)
     budget = max(1, parse_bytes(memory_limit) // BYTES_PER_SYNAPSE)
-    degrees = getattr(job, "degrees", None)
-    total = getattr(job, "_total", None)
-    if degrees is None and total is not None:
-        degrees = np.bincount(total[0], minlength=job.problem.n_drivers)
-    cum = None if degrees is None else np.cumsum(degrees, dtype=np.int64)
+    cum = None if plan.degrees is None else np.cumsum(plan.degrees, dtype=np.int64)
     with progress_bar(progress, total=n - start, desc="drivers", unit="drv") as bar:
         # Bernoulli: start small enough for the worst case (every partner), then adapt
-        lo, step = int(start), max(1, min(1024, budget // max(1, job.problem.n_partners)))
+        lo, step = int(start), max(1, min(1024, budget // max(1, plan.partners_held)))
         if n == lo:
-            yield job.result(lo, lo)
+            yield plan.block(lo, lo)
         while lo < n:
             if chunk_size is not None:
                 hi = min(n, lo + int(chunk_size))
@@ -177,7 +185,7 @@ def iter_blocks(job, *, memory_limit=1 << 30, chunk_size=None, progress: bool = 
                 hi = min(n, max(hi, lo + 1))
             else:
                 hi = min(n, lo + step)
-            block = job.result(lo, hi)
+            block = plan.block(lo, hi)
             if chunk_size is None and cum is None:  # Bernoulli: adapt to the observed rate
                 rate = max(len(block) / (hi - lo), 1e-3)
                 step = int(min(max(1, budget / rate), 4 * (hi - lo), 1 << 24))
@@ -231,13 +239,13 @@ def connect_to_file(path, sources, targets=None, rule=None, kernel=None, *, memo
     >>> import libsonata; libsonata.EdgeStorage(f).open_population("default").size
     1500
     """
-    from ..connect import _plan
+    from ..connect import plan
 
     write_options = dict(write_options or {})
     require(_format_of(path, write_options.get("rows_per_file")))
     if chunk_size is not None:
         positive_int(chunk_size, "chunk_size")
     parse_bytes(memory_limit)
-    job = _plan(sources, targets, rule, kernel, **connect_options)
-    blocks = iter_blocks(job, memory_limit=memory_limit, chunk_size=chunk_size, progress=progress)
+    planned = plan(sources, targets, rule, kernel, **connect_options)
+    blocks = iter_blocks(planned, memory_limit=memory_limit, chunk_size=chunk_size, progress=progress)
     return write(blocks, path, **write_options)

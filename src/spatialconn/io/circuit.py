@@ -143,16 +143,16 @@ def write_circuit(network, path, *, connections=None, engine: str = "auto", memo
     ours = _ENTRIES | {config}
     folder = check_target(folder, directory=True, overwrite=overwrite, allowed=ours.__contains__)
     if connections is None:  # validate and plan every projection before writing anything
-        from ..connect import _plan
+        from ..connect import plan
         from . import iter_blocks
 
         connections = {}
         for name in network.projections:
             try:
-                job = _plan(**network.arguments(name), engine=engine)
+                planned = plan(**network.arguments(name), engine=engine)
             except (ValueError, TypeError) as exc:
                 raise SpecError(f"projections.{name}", str(exc)) from None
-            connections[name] = iter_blocks(job, memory_limit=memory_limit)
+            connections[name] = iter_blocks(planned, memory_limit=memory_limit)
 
     with atomic_path(folder, directory=True) as tmp:
         for sub in ("network", "components/point_neuron_models", "components/synaptic_models"):

@@ -14,11 +14,10 @@ from __future__ import annotations
 import os
 import re
 
-
-from ._atomic import atomic_path, check_target
 from .._validate import positive_int
-from ._blocks import Blocks, attribute_values, check_attribute, pipelined, plain_distances
 from ..progress import progress_bar
+from ._atomic import atomic_path, check_target
+from ._blocks import Blocks, attribute_values, check_attribute, pipelined, plain_distances
 
 __all__ = ["write_parquet", "part_name", "is_part_name"]
 

@@ -30,9 +30,9 @@ import os
 
 import numpy as np
 
+from ..progress import progress_bar
 from ._atomic import atomic_path, check_target
 from ._blocks import Blocks, attribute_values, check_attribute, parse_bytes, pipelined, plain_distances
-from ..progress import progress_bar
 
 __all__ = ["write_sonata", "edge_types_path", "write_edge_types"]
 
@@ -181,7 +181,8 @@ def write_sonata(
     props = dict(edge_type_properties or {})
     for key, value in props.items():
         if not isinstance(key, str) or not key.isidentifier() or " " in str(value):
-            raise ValueError(f"edge_type_properties entries must be name -> value without spaces, got {key!r}: {value!r}")
+            raise ValueError(
+                f"edge_type_properties entries must be name -> value without spaces, got {key!r}: {value!r}")
     blocks = Blocks(conn)  # after the cheap checks: this builds the first block
     check_attribute("syn_weight", syn_weight, blocks)
     check_attribute("delay", delay, blocks)
