@@ -173,7 +173,7 @@ class _Job:
         mask = _check_mask(mask, d, units)
         base = kernel.base if isinstance(kernel, Shifted) else kernel
         if hasattr(base, "check_support"):  # an Expression needs a cutoff, a mask or proven decay
-            base.check_support(mask is not None)
+            base.check_support(mask is not None, d)
         space = _check_space(space, d, units, src, tgt, mask)
         periods = np.full(d, np.inf) if space is None else space.periods
         in_degree = isinstance(self.rule, FixedInDegree)

@@ -744,29 +744,40 @@ class Expression(Kernel):
         lo, _ = self.program.log.bounds({"d": (0.0, big), **box})
         return bool(np.all(lo > -np.inf))
 
-    def decays(self) -> bool:
-        """Whether ``K`` provably decays: its interval bound over ``d >= R`` falls to ``e^-40`` of the peak's.
+    def decays(self, ndim: int = 3) -> bool:
+        """Whether ``K`` provably decays: its bound over ``d >= R`` falls to ``e^-40`` of the peak's.
 
-        Checked at ``R = 2^k`` for ``k`` up to 60 (in the positions' unit);
-        the bound over ``[R, inf)`` never grows with ``R``.
+        The displacements with ``d >= R`` in ``ndim`` dimensions are covered
+        by the boxes where one component is beyond ``±R/sqrt(ndim)``; the
+        interval bound of ``log K`` over them is checked at ``R = 2^k`` for
+        ``k`` up to 60 (in the positions' unit; it never grows with ``R``).
 
         Examples
         --------
         >>> import spatialconn as sc
         >>> sc.Expression("exp(-d**2)").decays(), sc.Expression("where(d < 1, 1, 0.2)").decays()
         (True, False)
+        >>> sc.Expression("exp(-dx**2 - dy**2)").decays(2), sc.Expression("exp(-dx**2 - dy**2)").decays(3)
+        (True, False)
         """
         radii = 2.0 ** np.arange(-60, 61)
-        box = {n: (-np.inf, np.inf) for n in ("dx", "dy", "dz") if n in self.variables}
-        _, hi = self.program.log.bounds({"d": (radii, np.full(radii.shape, np.inf)), **box})
+        inf = np.full(radii.shape, np.inf)
         top = math.log(max(self.peak, 1e-300))
-        return bool(np.any(hi <= top - 40.0))
+        worst = np.full(radii.shape, -np.inf)
+        for axis in ("dx", "dy", "dz")[:ndim]:
+            for sign in (1.0, -1.0):
+                box = {n: (-inf, inf) for n in ("dx", "dy", "dz")[:ndim]}
+                near = radii / math.sqrt(ndim) * (1 - 1e-12)
+                box[axis] = (near, inf) if sign > 0 else (-inf, -near)
+                _, hi = self.program.log.bounds({"d": (radii, inf), **box})
+                worst = np.maximum(worst, hi)
+        return bool(np.any(worst <= top - 40.0))
 
-    def check_support(self, masked: bool) -> None:
-        """``ValueError`` unless a cutoff, a mask (``masked``) or proven decay bounds the support."""
-        if masked or math.isfinite(self.cutoff) or self.decays():
+    def check_support(self, masked: bool, ndim: int = 3) -> None:
+        """``ValueError`` unless a cutoff, a mask (``masked``) or proven decay (in ``ndim`` dimensions) bounds the support."""
+        if masked or math.isfinite(self.cutoff) or self.decays(ndim):
             return
         raise ValueError(
             f"{self!r} has no cutoff and no mask, and it does not provably decay (its interval bound "
-            "over distances >= R stays above e^-40 of its peak for every R up to 2^60); give "
+            f"over distances >= R in {ndim}-D stays above e^-40 of its peak for every R up to 2^60); give "
             "cutoff=... or a mask")
