@@ -44,8 +44,11 @@ the expression at a point of the box lies within the bounds, despite
 rounding). A C++ engine needs only the pointwise interpreter in its pair
 loop; the bounds of its cell offsets can come from :meth:`Program.bounds`.
 
-Negative values are clipped to 0 (as Brian2 treats ``p < 0``); NaN is an
-error (see :class:`spatialconn.Expression`).
+Negative values are clipped to 0 (as Brian2 treats ``p < 0``). An invalid
+operation (``log`` or ``sqrt`` of a negative number, ``0/0``, ``inf - inf``)
+gives NaN, which every operation passes on (comparisons and ``where``
+included), and a NaN weight is an error (see :class:`spatialconn.Expression`);
+so the bounds need only hold where the value is not NaN.
 
 Examples
 --------
@@ -548,23 +551,30 @@ def _flt(x):
     return np.asarray(x, dtype=np.float64)
 
 
-def _pow(a, b):
-    return np.power(_flt(a), _flt(b))
+def _nan_through(f):
+    """``f`` with NaN in any argument giving NaN (an invalid operation is never absorbed)."""
+    def g(*args):
+        args = [_flt(a) for a in args]
+        out = _flt(f(*args))
+        bad = np.zeros(np.shape(out), dtype=bool)
+        for a in args:
+            bad = bad | np.isnan(a)
+        return np.where(bad, np.nan, out)
+    return g
 
 
 _POINT = {
     "NEG": np.negative, "ADD": np.add, "SUB": np.subtract, "MUL": np.multiply, "DIV": np.divide,
-    "POW": _pow, "EXP": np.exp, "LOG": np.log, "SQRT": np.sqrt, "ABS": np.abs, "SIN": np.sin,
-    "COS": np.cos, "TAN": np.tan, "ATAN": np.arctan,
+    "POW": _nan_through(np.power), "EXP": np.exp, "LOG": np.log, "SQRT": np.sqrt, "ABS": np.abs,
+    "SIN": np.sin, "COS": np.cos, "TAN": np.tan, "ATAN": np.arctan,
     "ATAN2": lambda y, x: np.arctan2(_flt(y) + 0.0, _flt(x) + 0.0),
     "MIN": np.minimum, "MAX": np.maximum,
-    "WHERE": lambda c, a, b: np.where(_flt(c) != 0, a, b),
-    "LT": lambda a, b: _flt(np.less(a, b)), "LE": lambda a, b: _flt(np.less_equal(a, b)),
-    "GT": lambda a, b: _flt(np.greater(a, b)), "GE": lambda a, b: _flt(np.greater_equal(a, b)),
-    "EQ": lambda a, b: _flt(np.equal(a, b)), "NE": lambda a, b: _flt(np.not_equal(a, b)),
-    "AND": lambda a, b: _flt((_flt(a) != 0) & (_flt(b) != 0)),
-    "OR": lambda a, b: _flt((_flt(a) != 0) | (_flt(b) != 0)),
-    "NOT": lambda a: _flt(_flt(a) == 0), "FLOOR": np.floor, "CEIL": np.ceil, "TRUNC": np.trunc,
+    "WHERE": lambda c, a, b: np.where(np.isnan(c), np.nan, np.where(_flt(c) != 0, a, b)),
+    "LT": _nan_through(np.less), "LE": _nan_through(np.less_equal), "GT": _nan_through(np.greater),
+    "GE": _nan_through(np.greater_equal), "EQ": _nan_through(np.equal), "NE": _nan_through(np.not_equal),
+    "AND": _nan_through(lambda a, b: (a != 0) & (b != 0)),
+    "OR": _nan_through(lambda a, b: (a != 0) | (b != 0)),
+    "NOT": _nan_through(lambda a: a == 0), "FLOOR": np.floor, "CEIL": np.ceil, "TRUNC": np.trunc,
     "LOGCLIP": lambda a: np.log(np.maximum(a, 0.0)),
 }
 

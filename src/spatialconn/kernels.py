@@ -720,15 +720,35 @@ class Expression(Kernel):
         return box
 
     def peak_within(self, reach: float) -> float:
-        """A proven upper bound of ``K`` over displacements no longer than ``reach``.
+        """Supremum of ``K`` over displacements no longer than ``reach``, by interval bounds.
 
-        Interval bounds over a few thousand sub-boxes, so it is close to the
-        supremum for smooth expressions (never below it).
+        The largest upper bound over a few thousand sub-boxes: never below
+        the supremum, and close to it for smooth expressions. When it
+        exceeds the largest value at the boxes' corners by less than 1e-9
+        (relative), that value is returned (the bounds' rounding slack
+        would otherwise make ``Expression("1")`` peak above 1).
         """
         reach = min(float(reach), self.cutoff)
-        _, hi = self.log_bounds(self._boxes(reach))
+        box = self._boxes(reach)
+        _, hi = self.log_bounds(box)
+        top = float(hi.max(initial=-np.inf))
+        names = sorted(self.variables - {"d"})
+        corners = [box["d"]] if self.isotropic else [box[n] for n in names]
+        seen = -np.inf
+        for pick in np.ndindex(*(2,) * len(corners)):
+            vals = [np.asarray(c[p], dtype=np.float64) for c, p in zip(corners, pick)]
+            comps = {} if self.isotropic else dict(zip(names, vals))
+            d = vals[0] if self.isotropic else np.sqrt(sum(v * v for v in vals))
+            ok = np.isfinite(d) & (d <= reach)
+            if ok.any():
+                with np.errstate(all="ignore"):
+                    lw = self.program.log.evaluate(d[ok], *(comps[n][ok] if n in comps else 0.0
+                                                          for n in ("dx", "dy", "dz")))
+                seen = max(seen, float(np.max(np.where(np.isnan(lw), -np.inf, lw), initial=-np.inf)))
+        if np.isfinite(seen) and top - seen <= 1e-9:
+            top = seen
         with np.errstate(over="ignore"):
-            return float(np.exp(hi.max(initial=-np.inf)))
+            return float(np.exp(top))
 
     @property
     def peak(self) -> float:
@@ -745,7 +765,7 @@ class Expression(Kernel):
         return bool(np.all(lo > -np.inf))
 
     def decays(self, ndim: int = 3) -> bool:
-        """Whether ``K`` provably decays: its bound over ``d >= R`` falls to ``e^-40`` of the peak's.
+        """Whether ``K`` provably decays: its bound over ``d >= R`` falls to ``e^-40`` of its (finite) peak's.
 
         The displacements with ``d >= R`` in ``ndim`` dimensions are covered
         by the boxes where one component is beyond ``±R/sqrt(ndim)``; the
@@ -762,7 +782,10 @@ class Expression(Kernel):
         """
         radii = 2.0 ** np.arange(-60, 61)
         inf = np.full(radii.shape, np.inf)
-        top = math.log(max(self.peak, 1e-300))
+        peak = self.peak
+        if not math.isfinite(peak):
+            return False
+        top = math.log(max(peak, 1e-300))
         worst = np.full(radii.shape, -np.inf)
         for axis in ("dx", "dy", "dz")[:ndim]:
             for sign in (1.0, -1.0):
