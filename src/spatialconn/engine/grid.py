@@ -35,11 +35,13 @@ Random numbers come from per-driver streams (:mod:`._rng`), so results are
 bit-identical for any thread count and any chunking.
 
 Compiled: every built-in kernel and mask, shifted kernels, periodic
-space, 1–3 D. Two kernels are delegated to the reference engine's code
+space, 1–3 D. Three kernels are delegated to the reference engine's code
 (so ``engine="grid"`` accepts every problem, at reference speed for
 these): :class:`~spatialconn.CustomKernel` (a Python callable, which
-compiled code cannot call) and :class:`~spatialconn.Gamma` with
-``kappa < 1`` (infinite at zero distance). :func:`native` tells which.
+compiled code cannot call), :class:`~spatialconn.Expression` (its
+bytecode is evaluated by the numpy interpreter until compiled code runs
+it) and :class:`~spatialconn.Gamma` with ``kappa < 1`` (infinite at zero
+distance). :func:`native` tells which.
 """
 
 from __future__ import annotations
