@@ -171,7 +171,9 @@ class _Job:
         d = src.shape[1]
         kernel = _check_kernel(kernel, d, units)
         mask = _check_mask(mask, d, units)
-        base = kernel.base if isinstance(kernel, Shifted) else kernel
+        base = kernel
+        while isinstance(base, Shifted):
+            base = base.base
         if hasattr(base, "check_support"):  # an Expression needs a cutoff, a mask or proven decay
             base.check_support(mask is not None, d)
         space = _check_space(space, d, units, src, tgt, mask)
