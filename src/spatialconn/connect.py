@@ -353,7 +353,7 @@ def _positions(value, name: str, units: UnitContext) -> np.ndarray:
 def _with_plain_lengths(obj, units: UnitContext, name: str):
     """``obj`` with its length parameters converted to plain SI floats."""
     if hasattr(obj, "_plain"):  # an Expression checks the dimensions of its whole formula
-        return obj._plain(units.dim, name)
+        return obj._plain(units, name)
     values = {}
     for field_name, power in obj._length_fields.items():
         value = getattr(obj, field_name)

@@ -187,7 +187,7 @@ class Program:
 
     def evaluate(self, d=0.0, dx=0.0, dy=0.0, dz=0.0) -> np.ndarray:
         """Value at the given (broadcast) variables; vectorised numpy, the reference interpreter."""
-        env = [np.asarray(v, dtype=np.float64) + 0.0 for v in (d, dx, dy, dz)]  # -0.0 -> +0.0
+        env = [np.asarray(v, dtype=np.float64) for v in (d, dx, dy, dz)]
         stack: list = []
         with np.errstate(all="ignore"):
             for op, arg in self.code:
@@ -202,8 +202,11 @@ class Program:
                 args = stack[len(stack) - n:]
                 del stack[len(stack) - n:]
                 stack.append(_POINT[name](*args))
-        out = stack.pop()
-        return np.broadcast_to(out, np.broadcast_shapes(*(np.shape(v) for v in env))).astype(np.float64)
+        out = np.asarray(stack.pop(), dtype=np.float64)
+        shape = np.broadcast_shapes(*(np.shape(v) for v in env))
+        if out.shape != shape or any(np.shares_memory(out, v) for v in env):  # never a view of an input
+            out = np.broadcast_to(out, shape).copy()
+        return out
 
     def bounds(self, box: dict):
         """Sound ``(lower, upper)`` of the value over boxes of variable ranges.

@@ -622,16 +622,13 @@ class Expression(Kernel):
     def cutoff(self) -> float:
         return math.inf if self.cutoff_distance is None else float(np.asarray(self.cutoff_distance))
 
-    def _plain(self, length_dim, name: str = "kernel") -> Expression:
-        """This expression with plain SI parameters, after checking its dimensions against the positions'."""
-        from ._units import UnitContext
+    def _plain(self, units, name: str = "kernel") -> Expression:
+        """This expression with plain SI values, after checking its dimensions against the positions' (``units``)."""
         from .expression import check_dimensions
 
-        check_dimensions(self.text, self.parameters, length_dim)
-        units = UnitContext.__new__(UnitContext)
-        units.dim, units._cls = length_dim, None
+        check_dimensions(self.text, self.parameters, units.dim)
         cutoff = units.length(self.cutoff_distance, f"{name}.cutoff")
-        if length_dim is None and not any(getattr(v, "dim", None) is not None for v in self.parameters.values()):
+        if units.dim is None and not any(getattr(v, "dim", None) is not None for v in self.parameters.values()):
             return self
         params = {k: float(np.asarray(v, dtype=np.float64)) for k, v in self.parameters.items()}
         return Expression(self.text, cutoff=cutoff, **params)
