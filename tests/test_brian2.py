@@ -348,3 +348,22 @@ def test_forum_example_with_its_p_string():
     assert np.array_equal(np.bincount(res["conn"].sources, minlength=300), np.full(300, 10))
     # the same draw as the built-in Gaussian would give, in distribution: mean distance near sigma * sqrt(pi/2)
     assert 300e-6 < float(np.mean(np.asarray(res["conn"].distances))) < 600e-6
+
+
+def test_expression_parameters_with_units_are_checked_dimensionally():
+    pos = np.random.default_rng(0).random((200, 2)) * 500 * um
+    k = sc.Expression("exp(-d**2/(2*s**2)) * (1 + cos(2*atan2(dy, dx)))", s=50 * um)
+    conn = sc.connect(pos, rule=sc.FixedOutDegree(3), kernel=k, seed=1)
+    plain = sc.connect(np.asarray(pos) / 1e-6, rule=sc.FixedOutDegree(3),
+                       kernel=sc.Expression("exp(-d**2/(2*s**2)) * (1 + cos(2*atan2(dy, dx)))", s=50.0), seed=1)
+    assert np.array_equal(conn.targets, plain.targets)  # SI metres or plain micrometres: the same draw
+    with pytest.raises(ValueError, match="argument, got 'm\\^2'"):
+        sc.connect(pos, rule=sc.FixedOutDegree(3), kernel=sc.Expression("exp(-d**2/(2*s**2))", s=0.05))
+    with pytest.raises(ValueError, match="dimensions 'm' and 's' do not match"):
+        sc.connect(pos, rule=sc.FixedOutDegree(3), kernel=sc.Expression("exp(-(d + t)/s)", s=50 * um, t=1 * ms))
+    with pytest.raises(ValueError, match="has dimension 'm'"):
+        sc.connect(pos, rule=sc.FixedOutDegree(3), kernel=sc.Expression("d", cutoff=1 * um))
+    with pytest.raises(ValueError, match="cutoff.*no unit"):
+        sc.connect(pos, rule=sc.FixedOutDegree(3), kernel=sc.Expression("exp(-d/s)", cutoff=1.0, s=50 * um))
+    with pytest.raises(ValueError, match="dimensionless"):
+        sc.connect(np.asarray(pos), rule=sc.FixedOutDegree(3), kernel=sc.Expression("exp(-d/s)", s=50 * um))
