@@ -298,6 +298,8 @@ def test_p_string_names_resolve_like_brian2():
     assert k.text == "exp(-abs(-dx) / (100 * umetre)) * (d_ > 0) + e * pi"
     assert k.parameters == {"umetre": b2.umetre, "d_": 1 * um}
     assert lam == 80 * um
+    k = scb.expression(Synapses(G[:50], G[50:]), "10.0 / N_post * exp(-abs(x_post - x_pre) / lam)")
+    assert k.parameters == {"N_post": 150, "lam": lam}  # the groups' constants are allowed
 
 
 def test_p_string_rejects_what_is_not_a_displacement():

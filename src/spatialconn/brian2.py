@@ -316,6 +316,13 @@ def expression(synapses, text: str, *, namespace=None, cutoff=None, coords=None,
             if coordinate(node):
                 raise ValueError(f"kernel {text!r} depends on {name} itself, not only on the displacement; "
                                  f"use it only in differences such as ({name[:-4] if name.endswith('_post') else name[:-3]}_pre - ...)")
+            var = synapses.variables.get(name) if hasattr(synapses.variables, "get") else None
+            if type(var).__name__ == "Constant":  # N_pre, N_post: constants of the groups
+                from brian2 import Quantity
+
+                dim = getattr(var, "dim", None)
+                value = var.value if dim is None or dim.is_dimensionless else Quantity(var.value, dim=dim)
+                return self.parameter(name, value)
             if name in group_vars:
                 raise ValueError(f"kernel {text!r} depends on {name}, a variable of the synapses or their groups; "
                                  "a kernel may depend only on the displacement between the positions")
