@@ -68,6 +68,15 @@ def test_bytecode_is_flat_postfix_with_folded_constants():
     assert [ops[o] for o, _ in c.log.code] == ["VAR", "CONST", "POW", "NEG", "CONST", "DIV"]
     assert [ops[o] for o, _ in c.value.code][-1] == "EXP"
     assert c.log.consts.tolist() == [2.0, 0.5] and c.log.depth == 2
+    # the documented opcode table (the compiled engine's contract) is the one compiled
+    import spatialconn.expression as ex
+
+    documented = dict((name, int(num)) for num, name in re.findall(r"(\d+) ([A-Z][A-Z0-9]+)", ex.__doc__))
+    assert documented == OPCODES
+    d = np.arange(3.0)
+    out = compile_expression("exp(d)", {}).log.evaluate(d)
+    out[0] = 9.0
+    assert d[0] == 0.0  # never a view of an input
 
 
 def test_log_space_keeps_far_ratios_exact():

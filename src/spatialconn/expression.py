@@ -30,6 +30,20 @@ are the index into ``consts`` (``CONST``) or the variable (``VAR``: 0 ``d``,
 push one result. ``depth`` is the largest stack size, so a compiled loop
 can use a fixed array. Two programs are compiled per expression:
 
+Opcodes (:data:`OPCODES`, in this order from 0; ``a``, ``b``, ``c`` are
+popped in push order, NaN in any argument gives NaN)::
+
+    0 CONST k  push consts[k]         1 VAR v  push d, dx, dy or dz (v = 0..3)
+    2 NEG  -a     3 ADD a+b    4 SUB a-b    5 MUL a*b    6 DIV a/b    7 POW a**b
+    8 EXP  9 LOG  10 SQRT  11 ABS  12 SIN  13 COS  14 TAN  15 ATAN       (of a)
+    16 ATAN2 atan2(a, b) (signed zeros as +0)    17 MIN  18 MAX  (of a, b)
+    19 WHERE  b if a != 0 else c
+    20 LT  21 LE  22 GT  23 GE  24 EQ  25 NE   a ? b, as 1.0 or 0.0
+    26 AND  27 OR  (a != 0 ? b != 0, as 1.0 or 0.0)   28 NOT  (a == 0)
+    29 FLOOR  30 CEIL  31 TRUNC  (of a)          32 LOGCLIP  log(max(a, 0))
+
+Two programs are compiled per expression:
+
 * ``value``: the expression itself;
 * ``log``: ``log max(K, 0)``, computed in log space where that is exact:
   ``exp(a)`` becomes ``a``, products and quotients with a positive factor
@@ -80,7 +94,6 @@ _OPS = ["CONST", "VAR", "NEG", "ADD", "SUB", "MUL", "DIV", "POW", "EXP", "LOG", 
         "NE", "AND", "OR", "NOT", "FLOOR", "CEIL", "TRUNC", "LOGCLIP"]
 #: opcode of each instruction name
 OPCODES = {name: i for i, name in enumerate(_OPS)}
-globals().update({f"OP_{name}": i for name, i in OPCODES.items()})
 
 #: functions: name -> (opcode, number of arguments; None = two or more, folded pairwise)
 FUNCTIONS = {
