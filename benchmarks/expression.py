@@ -26,9 +26,9 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from _common import best_of, once, threads
 
 import spatialconn as sc
-from _common import best_of, once, threads
 
 
 def main(argv=None):

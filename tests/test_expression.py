@@ -22,7 +22,14 @@ from spatialconn.engine._index import _abs_range, _axis_pieces
 from spatialconn.expression import OPCODES, compile_expression
 from spatialconn.space import wrap
 
-from .stats import ALPHA, REJECT, bernoulli_pvalue, chi2_pvalue, subset_pvalue, successive_subset_probs
+from .stats import (
+    ALPHA,
+    REJECT,
+    bernoulli_pvalue,
+    chi2_pvalue,
+    subset_pvalue,
+    successive_subset_probs,
+)
 
 
 # --------------------------------------------------------------------------
@@ -71,7 +78,7 @@ def test_bytecode_is_flat_postfix_with_folded_constants():
     # the documented opcode table (the compiled engine's contract) is the one compiled
     import spatialconn.expression as ex
 
-    documented = dict((name, int(num)) for num, name in re.findall(r"(\d+) ([A-Z][A-Z0-9]+)", ex.__doc__))
+    documented = {name: int(num) for num, name in re.findall(r"(\d+) ([A-Z][A-Z0-9]+)", ex.__doc__)}
     assert documented == OPCODES
     d = np.arange(3.0)
     out = compile_expression("exp(d)", {}).log.evaluate(d)
@@ -106,7 +113,7 @@ def _numpy_value(text, d, dx, dy, dz):
            "min": lambda *a: np.minimum.reduce(np.broadcast_arrays(*a)),
            "max": lambda *a: np.maximum.reduce(np.broadcast_arrays(*a))}
     text = text.replace(" and ", " & ").replace("not (dx < 0)", "~(dx < 0)")
-    return np.asarray(eval(text, {"__builtins__": {}}, env), dtype=float)  # noqa: S307 - test oracle
+    return np.asarray(eval(text, {"__builtins__": {}}, env), dtype=float)  # the test oracle
 
 
 @pytest.mark.parametrize("text", EXPRESSIONS)
@@ -242,7 +249,7 @@ def test_atan2_bounds_at_the_branch_cut_and_the_origin():
         lo, hi = prog.value.bounds({"dy": (yl, yh), "dx": (xl, xh)})
         y, x = np.meshgrid(np.r_[np.linspace(yl, yh, 41), -0.0 * (yl <= 0 <= yh)],
                            np.r_[np.linspace(xl, xh, 41)])
-        v = prog.value.evaluate(0.0, x, -(-y))
+        v = prog.value.evaluate(0.0, x, y)
         assert np.all((lo <= v) & (v <= hi)), ((yl, yh), (xl, xh), lo, hi)
 
 
@@ -390,7 +397,7 @@ def test_partner_frequencies_match_the_expression(name, setting):
 
 def test_asymmetric_expression_uses_target_minus_source():
     kernel = sc.Expression("exp(-d**2/(2*s**2)) * (1 + 0.9*cos(atan2(dy, dx) - 0.5))", s=0.5)
-    w_fn = lambda x, d: _gauss(d, 0.5) * (1 + 0.9 * np.cos(np.arctan2(x[:, 1], x[:, 0]) - 0.5))  # noqa: E731
+    w_fn = lambda x, d: _gauss(d, 0.5) * (1 + 0.9 * np.cos(np.arctan2(x[:, 1], x[:, 0]) - 0.5))
     par, disp, _ = _draw(kernel, "torus", "in")
     w = _exact(w_fn, disp)
     assert chi2_pvalue(np.bincount(par, minlength=40), 400 * 500 * w / w.sum()) > ALPHA
@@ -412,7 +419,7 @@ def test_without_multapses_is_successive_sampling():
 
 def test_bernoulli_pair_probabilities():
     kernel, w_fn = KERNELS["dog"]
-    center, par, disp_fn, space, mask = _partners("torus", 30, 6)
+    center, par, disp_fn, space, _ = _partners("torus", 30, 6)
     conn = sc.connect(np.repeat(center[None], 5000, axis=0), par, rule=sc.PairwiseBernoulli(0.9), kernel=kernel,
                       space=space, seed=6)
     q = 0.9 * _exact(w_fn, disp_fn(center, par))
