@@ -27,7 +27,7 @@ import numpy as np
 
 __all__ = ["main", "build_parser"]
 
-FORMATS = {".h5": "SONATA", ".hdf5": "SONATA", ".parquet": "Parquet", ".npz": "npz"}
+FORMATS = {".h5": "SONATA", ".hdf5": "SONATA", ".parquet": "Parquet", ".npz": "npz", ".json": "SONATA circuit"}
 
 _MAIN = """\
 spatialconn builds the synapses of spiking-network models from neuron
@@ -49,6 +49,8 @@ examples:
   spatialconn demo
   spatialconn build examples/network.toml -o edges.h5
   spatialconn check edges.h5 --spec examples/network.toml
+  spatialconn build examples/network.toml -o circuit/circuit_config.json
+  spatialconn check circuit/circuit_config.json
   spatialconn plot edges.h5 --spec examples/network.toml -o figure.png
 
 documentation: the docs/ folder of the repository (mkdocs build), page 'cli'."""
@@ -65,6 +67,8 @@ spec format (TOML; lengths in the unit of the positions):
   n = 1000                             #   normal: n, mean (list), std, dim
   extent = [[0, 1], [0, 1]]            #   grid: shape (list), extent (cell centres)
   seed = 1                             #   optional
+  dynamics_params = { I_e = 380.0 }    # SONATA circuits only (.json output): model_type,
+                                       #   model_template (default "nest:iaf_psc_alpha")
   # or read from a file (relative to the spec):
   # file = "exc.csv"                   #   .csv (optional header; columns = ["x", "y"]),
   #                                    #   .npy (N x d), SONATA nodes .h5 (population = "...")
@@ -85,7 +89,9 @@ spec format (TOML; lengths in the unit of the positions):
   space = { extent = [[0, 1], [0, 1]], periodic = true }  # optional, overrides [space]
   multapses = true                     # default true
   autapses = true                      # default true
-  seed = 7                             # default: derived from the top-level seed and NAME"""
+  seed = 7                             # default: derived from the top-level seed and NAME
+  syn_weight = 20.0                    # SONATA circuits only: a number or
+  delay = { intercept = 1.0, slope = 5.0 }  # intercept + slope * distance; model_template"""
 
 
 class UserError(Exception):
@@ -114,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
               .h5       SONATA edges: one edge population per projection, named like it
               .parquet  one table with columns projection, source, target, distance
               .npz      numpy archive: NAME/sources, NAME/targets, NAME/distances per projection
+              .json     a complete SONATA circuit in the file's folder (e.g.
+                        circuit/circuit_config.json): nodes with positions, one edge population
+                        per projection, type tables, the config (BMTK, bluepysnap, libsonata)
             Every projection is validated and planned before any is built; the file is written
             under a temporary name and renamed when complete: on any error there is no OUTPUT.
             .h5 and .parquet are streamed in blocks of a few million synapses (bounded memory);
@@ -122,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_SPEC_FORMAT + "\n\n" + _EPILOG)
     build.add_argument("spec", metavar="SPEC", help="the network spec (TOML)")
     build.add_argument("-o", "--output", required=True, metavar="OUTPUT",
-                       help="output file: .h5 (SONATA), .parquet or .npz")
+                       help="output file: .h5 (SONATA), .parquet, .npz, or "
+                            "DIR/circuit_config.json (SONATA circuit)")
     build.add_argument("--engine", default="auto", help="sampling engine (default: auto)")
     bar = build.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None,
@@ -147,8 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
             Large projections are tested on a random subset of drivers (--max-pairs).
             Prints PASS/FAIL per projection; exit status 0 when all pass, 1 otherwise."""),
         epilog=_EPILOG)
-    check.add_argument("edges", metavar="EDGES", help="file written by 'spatialconn build'")
-    check.add_argument("--spec", required=True, metavar="SPEC", help="the spec it was built from")
+    check.add_argument("edges", metavar="EDGES", help="file written by 'spatialconn build' "
+                       "(or a SONATA circuit_config.json)")
+    check.add_argument("--spec", metavar="SPEC", help="the spec it was built from (optional for a "
+                       "circuit_config.json: without it only the indices are checked)")
     check.add_argument("--alpha", type=float, default=0.01,
                        help="significance level of the statistical tests (default 0.01)")
     check.add_argument("--max-pairs", type=int, default=20_000_000,
@@ -164,8 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
             distribution expected given the positions, and the out- and in-degree
             histograms. Needs matplotlib (pip install 'spatialconn[plot]')."""),
         epilog=_EPILOG)
-    plot.add_argument("edges", metavar="EDGES", help="file written by 'spatialconn build'")
-    plot.add_argument("--spec", required=True, metavar="SPEC", help="the spec it was built from")
+    plot.add_argument("edges", metavar="EDGES", help="file written by 'spatialconn build' "
+                      "(or a SONATA circuit_config.json)")
+    plot.add_argument("--spec", metavar="SPEC", help="the spec it was built from (optional for a "
+                      "circuit_config.json: without it no expected distances are drawn)")
     plot.add_argument("-o", "--output", required=True, metavar="FIGURE",
                       help="image file (.png, .pdf, .svg, ...)")
     plot.add_argument("-p", "--projection", action="append", metavar="NAME",
@@ -250,7 +264,10 @@ def _build(args) -> int:
     # validate and plan every projection before building any
     start = time.perf_counter()
     streams = {name: _Stream(net, name, args.engine, show) for name in net.projections}
-    _write(args.output, fmt, streams, net)
+    if fmt == ".json":
+        _write_circuit(args.output, streams, net)
+    else:
+        _write(args.output, fmt, streams, net)
     total = time.perf_counter() - start
     if not args.quiet:
         print(_summary(args, net, streams, total))
@@ -308,6 +325,8 @@ class _Stream:
 
 def _output_format(path: str) -> str:
     ext = os.path.splitext(path)[1].lower()
+    if ext == ".json":
+        return _circuit_output(path)
     if ext not in FORMATS:
         raise UserError(f"output: cannot tell the format of {path!r} "
                         "(use a name ending in .h5 for SONATA, .parquet or .npz)")
@@ -328,8 +347,8 @@ def _output_format(path: str) -> str:
 
 def _summary(args, net, streams, seconds) -> str:
     fmt = FORMATS[os.path.splitext(args.output)[1].lower()]
-    lines = [f"spatialconn build: {args.spec} -> {args.output} ({fmt}, "
-             f"{_bytes(os.path.getsize(args.output))}, {seconds:.2f} s)"]
+    size = _bytes(_output_bytes(args.output))
+    lines = [f"spatialconn build: {args.spec} -> {args.output} ({fmt}, {size}, {seconds:.2f} s)"]
     rows = [("projection", "rule", "synapses", "out-degree min/mean/max", "in-degree min/mean/max",
              "time")]
     for name, st in streams.items():
@@ -542,9 +561,12 @@ def _check(args) -> int:
         raise UserError(f"--alpha must lie in (0, 1), got {args.alpha}")
     if args.max_pairs < 1:
         raise UserError(f"--max-pairs must be >= 1, got {args.max_pairs}")
-    net = load(args.spec)
-    found = _match(read_edges(args.edges), net, args.edges)
-    print(f"spatialconn check: {args.edges} against {args.spec}")
+    if _is_circuit(args.edges):
+        net, found = _circuit_inputs(args)
+    else:
+        net = load(_required_spec(args))
+        found = _match(read_edges(args.edges), net, args.edges)
+    print(f"spatialconn check: {args.edges} against {args.spec or 'its nodes (no spec: indices only)'}")
     passed = 0
     for name, syn in found.items():
         proj = net.projections[name]
@@ -584,8 +606,11 @@ def _plot(args) -> int:
         raise UserError(f"output: directory {os.path.dirname(args.output)!r} does not exist")
     if args.drivers < 1:
         raise UserError(f"--drivers must be >= 1, got {args.drivers}")
-    net = load(args.spec)
-    found = _match(read_edges(args.edges), net, args.edges, args.projection)
+    if _is_circuit(args.edges):
+        net, found = _circuit_inputs(args, args.projection)
+    else:
+        net = load(_required_spec(args))
+        found = _match(read_edges(args.edges), net, args.edges, args.projection)
     missing = [n for n, syn in found.items() if syn is None]
     if missing:
         raise UserError(f"edges: projection {missing[0]!r} is not in {args.edges!r}")
@@ -600,7 +625,8 @@ def _plot(args) -> int:
         plot.overview(conn, proj.rule, proj.kernel, mask=proj.mask, space=proj.space,
                       multapses=proj.multapses, autapses=proj.autapses, n=args.drivers,
                       seed=args.seed, axes=axes,
-                      title=f"{name}: {proj.source} \u2192 {proj.target}, {_rule(proj.rule)}")
+                      title=f"{name}: {proj.source} \u2192 {proj.target}"
+                            + (f", {_rule(proj.rule)}" if proj.rule is not None else ""))
     folder = os.path.dirname(os.path.abspath(args.output))
     tmp = os.path.join(folder, f".{os.path.basename(args.output)}.{uuid.uuid4().hex[:8]}.tmp.{ext}")
     try:
@@ -611,6 +637,89 @@ def _plot(args) -> int:
             os.remove(tmp)
     print(f"spatialconn plot: {len(found)} projection(s) from {args.edges} -> {args.output}")
     return 0
+
+
+# -- SONATA circuits (circuit_config.json) ---------------------------------------------
+def _is_circuit(path: str) -> bool:
+    return str(path).lower().endswith(".json")
+
+
+def _circuit_output(path: str) -> str:
+    """Check ``DIR/NAME.json`` before building: DIR's parent exists, the writer's extras are installed."""
+    import importlib.util
+
+    folder = os.path.dirname(path)
+    if not folder:
+        raise UserError(f"output: a circuit goes into its own folder, e.g. 'circuit/{path}'")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(folder))):
+        raise UserError(f"output: directory {os.path.dirname(folder) or '.'!r} does not exist")
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise UserError(f"output: {folder!r} is a file, expected the circuit's folder")
+    if importlib.util.find_spec("h5py") is None:
+        raise UserError("output: writing a SONATA circuit needs h5py: pip install 'spatialconn[io]'")
+    return ".json"
+
+
+def _write_circuit(path: str, streams: dict, net) -> None:
+    """The whole circuit folder, atomically (:func:`spatialconn.io.write_circuit`)."""
+    from .io import write_circuit
+
+    try:
+        write_circuit(net, path, connections=streams)
+    except OSError as exc:
+        raise UserError(f"output: cannot write {path!r}: {exc.strerror or exc}") from None
+
+
+def _output_bytes(path: str) -> int:
+    """Size of the output: the file, or every file of a circuit's folder."""
+    if not _is_circuit(path):
+        return os.path.getsize(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(folder) for f in files)
+
+
+def _required_spec(args) -> str:
+    if args.spec is None:
+        raise UserError("--spec is required unless EDGES is a SONATA circuit_config.json")
+    return args.spec
+
+
+def _circuit_inputs(args, wanted=None):
+    """``(net, found)`` from a circuit config: positions from its nodes files, rules from --spec if given.
+
+    Without a spec every edge population is a projection with ``rule=None``
+    between its node populations (check: indices only; plot: no expectation).
+    """
+    from .io import read_circuit
+    from .spec import Network, Population, Projection, load
+
+    if not os.path.isfile(args.edges):
+        raise UserError(f"edges: file not found: {args.edges!r}")
+    try:
+        circuit = read_circuit(args.edges)
+    except ImportError as exc:
+        raise UserError(f"edges: reading a SONATA circuit needs an optional dependency ({exc}): "
+                        "pip install 'spatialconn[io]'") from None
+    except (ValueError, OSError) as exc:
+        raise UserError(f"edges: {_one_line(exc)}") from None
+    if args.spec is None:
+        net = Network(populations={n: Population(n, p, "SONATA nodes") for n, p in circuit.positions.items()})
+        for name, (src, tgt, _, _) in circuit.edges.items():
+            for pop in (src, tgt):
+                if pop not in net.populations:
+                    raise UserError(f"edges: edge population {name!r} refers to node population {pop!r}, "
+                                    f"which {args.edges!r} does not hold")
+            net.projections[name] = Projection(name, src, tgt, rule=None)
+    else:
+        net = load(args.spec)
+        for name, pop in net.populations.items():
+            pos = circuit.positions.get(name)
+            if pos is None or pos.shape != pop.positions.shape:
+                got = "no such node population" if pos is None else f"shape {pos.shape}"
+                raise UserError(f"edges: population {name!r} of the spec has positions of shape "
+                                f"{pop.positions.shape}, {args.edges!r}: {got}")
+            pop.positions = pos
+    return net, _match({n: (s, t) for n, (_, _, s, t) in circuit.edges.items()}, net, args.edges, wanted)
 
 
 if __name__ == "__main__":  # pragma: no cover

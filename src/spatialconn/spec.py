@@ -50,7 +50,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["SpecError", "Network", "Population", "Projection", "load", "parse", "generate", "read"]
+__all__ = ["SpecError", "Network", "Population", "Projection", "Affine", "load", "parse", "generate", "read"]
 
 
 class SpecError(ValueError):
@@ -105,20 +105,51 @@ _GENERATORS = {
     "normal": ({"n": "int", "mean": "vector", "std": "number", "dim": "int"}, {"n"}),
     "grid": ({"shape": "int_vector", "extent": "matrix"}, {"shape", "extent"}),
 }
+#: what a SONATA circuit records about a population's neuron model (spatialconn.io.write_circuit)
+_MODEL_KEYS = {"model_type", "model_template", "dynamics_params"}
 _POPULATION_KEYS = {"positions", "file", "columns", "population", "seed", "n", "extent", "mean",
-                    "std", "dim", "shape"}
+                    "std", "dim", "shape", *_MODEL_KEYS}
+#: per-synapse values (a number or a linear function of distance) and the synapse model
+_SYNAPSE_KEYS = {"syn_weight", "delay", "model_template", "dynamics_params"}
 _PROJECTION_KEYS = {"source", "target", "rule", "kernel", "mask", "space", "multapses", "autapses",
-                    "seed"}
+                    "seed", *_SYNAPSE_KEYS}
 _TOP_KEYS = {"seed", "space", "populations", "projections"}
+
+
+@dataclass(frozen=True)
+class Affine:
+    """A synapse attribute that grows linearly with distance: ``intercept + slope * d``.
+
+    Written in a spec as ``delay = { intercept = 0.5, slope = 2.0 }`` (``slope``
+    per unit of the positions); a plain number is a constant.
+
+    Examples
+    --------
+    >>> Affine(0.5, 2.0)([0.0, 1.0]).tolist()
+    [0.5, 2.5]
+    """
+
+    intercept: float = 0.0
+    slope: float = 0.0
+
+    def __call__(self, distances):
+        return self.intercept + self.slope * np.asarray(distances, dtype=np.float64)
 
 
 @dataclass
 class Population:
-    """A named population: ``positions`` is an ``(N, d)`` float array."""
+    """A named population: ``positions`` is an ``(N, d)`` float array.
+
+    ``model_type``, ``model_template`` and ``dynamics_params`` describe the
+    neuron model for SONATA circuits (None: the writer's defaults).
+    """
 
     name: str
     positions: np.ndarray
     origin: str = ""
+    model_type: str | None = None
+    model_template: str | None = None
+    dynamics_params: dict | None = None
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -138,6 +169,10 @@ class Projection:
     multapses: bool = True
     autapses: bool = True
     seed: int = 0
+    syn_weight: float | Affine | None = None
+    delay: float | Affine | None = None
+    model_template: str | None = None
+    dynamics_params: dict | None = None
 
     @property
     def recurrent(self) -> bool:
@@ -378,7 +413,7 @@ def _population(name: str, entry: dict, base: Path, net_seed: int) -> Population
         raise SpecError(key, "give exactly one of 'file' (positions from a file) or "
                              "'positions' (\"uniform\", \"normal\" or \"grid\")")
     if "file" in entry:
-        _known(entry, {"file", "columns", "population"}, key)
+        _known(entry, {"file", "columns", "population", *_MODEL_KEYS}, key)
         fname = _value(entry["file"], "str", f"{key}.file")
         columns = entry.get("columns")
         if columns is not None and not (isinstance(columns, list) and columns
@@ -401,7 +436,7 @@ def _population(name: str, entry: dict, base: Path, net_seed: int) -> Population
             raise SpecError(f"{key}.positions",
                             f"unknown generator {kind!r} (one of: uniform, normal, grid)")
         params, required = _GENERATORS[kind]
-        _known(entry, {"positions", "seed", *params}, key)
+        _known(entry, {"positions", "seed", *params, *_MODEL_KEYS}, key)
         for p in sorted(required):
             if p not in entry:
                 raise SpecError(f"{key}.{p}", f"missing (required by positions = {kind!r})")
@@ -420,7 +455,7 @@ def _population(name: str, entry: dict, base: Path, net_seed: int) -> Population
     if not np.all(np.isfinite(pos)):
         i = int(np.argwhere(~np.isfinite(pos))[0, 0])
         raise SpecError(key, f"position of neuron {i} is not finite: {pos[i].tolist()}")
-    return Population(name, pos, origin)
+    return Population(name, pos, origin, **_model(entry, key, ("model_type", "model_template")))
 
 
 def _projection(name: str, entry: dict, net: Network, default_space) -> Projection:
@@ -450,7 +485,45 @@ def _projection(name: str, entry: dict, net: Network, default_space) -> Projecti
     seed = _value(entry.get("seed", _derived_seed(net.seed, "projection", name)), "int", f"{key}.seed")
     if seed < 0:
         raise SpecError(f"{key}.seed", f"must be >= 0, got {seed}")
-    return Projection(name, src, tgt, rule, kernel, mask, space, seed=seed, **flags)
+    values = {a: _synapse_value(entry[a], f"{key}.{a}", a) for a in ("syn_weight", "delay") if a in entry}
+    return Projection(name, src, tgt, rule, kernel, mask, space, seed=seed, **flags, **values,
+                      **_model(entry, key, ("model_template",)))
+
+
+def _model(entry: dict, key: str, names) -> dict:
+    """Model names (no spaces: SONATA type tables are space separated) and ``dynamics_params``."""
+    out = {}
+    for name in names:
+        if name in entry:
+            value = _value(entry[name], "str", f"{key}.{name}")
+            if not value or any(c.isspace() for c in value):
+                raise SpecError(f"{key}.{name}", f"must be a non-empty name without spaces, got {value!r}")
+            out[name] = value
+    if "dynamics_params" in entry:
+        params = _table(entry["dynamics_params"], f"{key}.dynamics_params")
+        for k, v in params.items():
+            if not (isinstance(v, (int, float, str, list)) and not isinstance(v, bool)):
+                raise SpecError(f"{key}.dynamics_params.{k}", f"expected a number, string or list, got {v!r}")
+        out["dynamics_params"] = dict(params)
+    return out
+
+
+def _synapse_value(value, key: str, name: str):
+    """``syn_weight``/``delay``: a number or ``{intercept, slope}`` (linear in distance)."""
+    if isinstance(value, dict):
+        _known(value, {"intercept", "slope"}, key)
+        v = Affine(float(_value(value.get("intercept", 0.0), "number", f"{key}.intercept")),
+                   float(_value(value.get("slope", 0.0), "number", f"{key}.slope")))
+        low = (v.intercept, v.slope)
+    else:
+        v = float(_value(value, "number", key))
+        low = (v,)
+    if not all(np.isfinite(low)):
+        raise SpecError(key, f"must be finite, got {value!r}")
+    if name == "delay" and (low[0] <= 0 or min(low) < 0):
+        raise SpecError(key, f"a delay must be positive at every distance (intercept > 0, slope >= 0), "
+                             f"got {value!r}")
+    return v
 
 
 # -- positions -----------------------------------------------------------------

@@ -1,10 +1,11 @@
-"""File output: SONATA edges, Parquet, scipy.sparse and ``.npz``; streamed and atomic.
+"""File output: SONATA edges and circuits, Parquet, scipy.sparse and ``.npz``; streamed and atomic.
 
 :func:`write` picks the format from the file name; :func:`connect_to_file`
 builds and writes in blocks so that peak memory follows ``memory_limit``,
 not the size of the output. Every writer validates its arguments before
 creating anything and writes under a temporary name that is renamed only
-when the file is complete.
+when the file is complete. :func:`write_circuit` writes a whole SONATA
+circuit (nodes, edges, type tables, ``circuit_config.json``) from a spec.
 
 Examples
 --------
@@ -26,6 +27,7 @@ import os
 import numpy as np
 
 from ._blocks import parse_bytes
+from .circuit import read_circuit, write_circuit
 from .parquet import write_parquet
 from .sonata import edge_types_path, write_sonata
 from .sparse import read_npz, to_scipy, write_npz
@@ -41,6 +43,8 @@ __all__ = [
     "read_npz",
     "to_scipy",
     "edge_types_path",
+    "write_circuit",
+    "read_circuit",
 ]
 
 #: working bytes per synapse while a block is built and written (engine

@@ -60,6 +60,7 @@ class Blocks:
                 raise ValueError(f"{name} yielded no block of connections; nothing to write")
             self._check(first)
         self.n_sources, self.n_targets = first.n_sources, first.n_targets
+        self.first_size = len(first)  # synapses in the first block (sizes HDF5 chunks)
         self._it = itertools.chain([first], rest)
 
     def _check(self, block):

@@ -11,7 +11,10 @@ Layout written (SONATA specification, "Edges"):
   when asked for, ``syn_weight`` and ``delay`` (float64);
 * optionally ``indices/source_to_target`` and ``indices/target_to_source``,
   each with ``node_id_to_ranges`` and ``range_to_edge_id`` (uint64
-  ``[start, end)`` pairs; a node without edges gets an empty range);
+  ``[start, end)`` pairs; a node without edges gets an empty range), with
+  ``node_id_to_range`` as a second name (an HDF5 hard link, no extra data)
+  of ``node_id_to_ranges`` because BMTK reads the singular name and
+  libsonata the plural;
 * an edge-types CSV (space separated, column ``edge_type_id``).
 
 Edges are appended to resizable datasets block by block and the indices are
@@ -192,7 +195,10 @@ def write_sonata(
             f.attrs["magic"] = np.uint32(MAGIC)
             f.attrs["version"] = np.asarray(VERSION, dtype=np.uint32)
             pop = f.create_group(f"edges/{population}")
-            opts = dict(chunks=(CHUNK_ROWS,), maxshape=(None,), compression=compression)
+            # chunks of up to CHUNK_ROWS rows, smaller when the first block is small (HDF5
+            # allocates whole chunks: 2 MiB per dataset would dwarf a small network)
+            rows = int(min(CHUNK_ROWS, max(1 << 12, 1 << int(blocks.first_size).bit_length())))
+            opts = dict(chunks=(rows,), maxshape=(None,), compression=compression)
             src = pop.create_dataset("source_node_id", (0,), dtype=np.uint64, **opts)
             tgt = pop.create_dataset("target_node_id", (0,), dtype=np.uint64, **opts)
             src.attrs["node_population"] = source_population
@@ -290,6 +296,7 @@ def _write_index(pop, name: str, values, n_nodes: int, budget: int) -> None:
         prev = chunk[-1]
     g = pop.create_group(f"indices/{name}")
     node_ranges = g.create_dataset("node_id_to_ranges", (n_nodes, 2), dtype=np.uint64)
+    g["node_id_to_range"] = node_ranges  # the same dataset under the name BMTK (1.2) reads
     if is_sorted:
         edge_start = np.concatenate([[0], np.cumsum(counts)[:-1]]) if n_nodes else counts
         has = counts > 0
@@ -300,7 +307,7 @@ def _write_index(pop, name: str, values, n_nodes: int, budget: int) -> None:
         g.create_dataset("range_to_edge_id", data=ranges.astype(np.uint64).reshape(-1, 2))
         return
     r2e = g.create_dataset("range_to_edge_id", (0, 2), dtype=np.uint64, maxshape=(None, 2),
-                           chunks=(CHUNK_ROWS, 2))
+                           chunks=(max(1, min(CHUNK_ROWS, int(values.shape[0]))), 2))
     n_ranges = 0
     cum = np.cumsum(counts)
     a = 0
