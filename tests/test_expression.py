@@ -490,3 +490,15 @@ def test_spec_check_and_plot():
     matplotlib.use("Agg")
     ax = sc.plot.distance_histogram(conn, rule=proj.rule, kernel=proj.kernel, space=proj.space, autapses=False)
     assert len(ax.patches) > 0
+
+
+@pytest.mark.parametrize("name", ["orientation", "dog"])
+def test_radius_below_bounds_the_far_weights(name):
+    kernel, _ = KERNELS[name]
+    r = kernel.radius_below(-30.0, ndim=2)
+    assert math.isfinite(r)
+    x = np.random.default_rng(0).normal(size=(100_000, 2))
+    x *= (r * (1 + np.random.default_rng(1).exponential(0.2, 100_000)) / np.hypot(*x.T))[:, None]
+    assert np.all(kernel.log_weight(x) <= -30.0)
+    assert kernel.radius_below(-30.0, ndim=2) <= 0.4 * math.sqrt(2 * 30) * 1.01 or name == "dog"
+    assert sc.Expression("where(d < 1, 1, 0.2)").radius_below(-30.0) == math.inf

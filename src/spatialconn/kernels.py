@@ -761,6 +761,53 @@ class Expression(Kernel):
         lo, _ = self.program.log.bounds({"d": (0.0, big), **box})
         return bool(np.all(lo > -np.inf))
 
+    def _far_upper(self, radii: np.ndarray, ndim: int) -> np.ndarray:
+        """Upper bound of ``log K`` over all displacements with ``d >= R``, for each ``R`` in ``radii``.
+
+        In ``ndim`` dimensions those displacements are covered by the boxes
+        where one component is beyond ``±R/sqrt(ndim)``.
+        """
+        radii = np.asarray(radii, dtype=np.float64)
+        inf = np.full(radii.shape, np.inf)
+        worst = np.full(radii.shape, -np.inf)
+        near = radii / math.sqrt(ndim) * (1 - 1e-12)
+        for axis in ("dx", "dy", "dz")[:ndim]:
+            for sign in (1.0, -1.0):
+                box = {n: (-inf, inf) for n in ("dx", "dy", "dz")[:ndim]}
+                box[axis] = (near, inf) if sign > 0 else (-inf, -near)
+                _, hi = self.log_bounds({"d": (radii, inf), **box})
+                worst = np.maximum(worst, hi)
+        return worst
+
+    def radius_below(self, level: float, ndim: int = 3) -> float:
+        """A distance ``R`` beyond which ``log K <= level`` is proven (``inf`` if none up to 2^60).
+
+        What a compiled engine needs to truncate the window of a kernel of
+        unbounded support.
+
+        Examples
+        --------
+        >>> import spatialconn as sc
+        >>> r = sc.Expression("exp(-d**2 / 2)").radius_below(-8.0)
+        >>> 4.0 <= r <= 4.01
+        True
+        """
+        radii = 2.0 ** np.arange(-60, 61, dtype=np.float64)
+        ok = np.nonzero(self._far_upper(radii, ndim) <= level)[0]
+        if ok.size == 0:
+            return math.inf
+        hi = float(radii[ok[0]])
+        lo = 0.0 if ok[0] == 0 else float(radii[ok[0] - 1])
+        for _ in range(60):  # the bound never grows with R: bisect
+            mid = 0.5 * (lo + hi)
+            if self._far_upper(np.array([mid]), ndim)[0] <= level:
+                hi = mid
+            else:
+                lo = mid
+            if hi - lo <= 1e-9 * hi:
+                break
+        return hi
+
     def decays(self, ndim: int = 3) -> bool:
         """Whether ``K`` provably decays: its bound over ``d >= R`` falls to ``e^-40`` of its (finite) peak's.
 
@@ -777,20 +824,11 @@ class Expression(Kernel):
         >>> sc.Expression("exp(-dx**2 - dy**2)").decays(2), sc.Expression("exp(-dx**2 - dy**2)").decays(3)
         (True, False)
         """
-        radii = 2.0 ** np.arange(-60, 61)
-        inf = np.full(radii.shape, np.inf)
         peak = self.peak
         if not math.isfinite(peak):
             return False
         top = math.log(max(peak, 1e-300))
-        worst = np.full(radii.shape, -np.inf)
-        for axis in ("dx", "dy", "dz")[:ndim]:
-            for sign in (1.0, -1.0):
-                box = {n: (-inf, inf) for n in ("dx", "dy", "dz")[:ndim]}
-                near = radii / math.sqrt(ndim) * (1 - 1e-12)
-                box[axis] = (near, inf) if sign > 0 else (-inf, -near)
-                _, hi = self.program.log.bounds({"d": (radii, inf), **box})
-                worst = np.maximum(worst, hi)
+        worst = self._far_upper(2.0 ** np.arange(-60, 61), ndim)
         return bool(np.any(worst <= top - 40.0))
 
     def check_support(self, masked: bool, ndim: int = 3) -> None:
