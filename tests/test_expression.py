@@ -147,6 +147,9 @@ def test_kernel_interface_values_clip_and_errors():
     step = sc.Expression("where(d < r, 1, 0.2)", cutoff=1.0, r=0.4)
     assert step(np.array([0.3, 0.5, 1.5])).tolist() == [1.0, 0.2, 0.0]
     assert step == sc.Expression("where(d < r, 1, 0.2)", cutoff=1.0, r=0.4) and step != k
+    import pickle
+
+    assert pickle.loads(pickle.dumps(k)) == k  # travels to Dask workers
     assert repr(step) == "Expression('where(d < r, 1, 0.2)', cutoff=1.0, r=0.4)"
     assert step.peak == 1.0 and step.positive_everywhere is False
     assert sc.Expression("where(d < r, 1, 0.2)", r=0.4).positive_everywhere is True
@@ -195,7 +198,7 @@ def _combine(children):
 EXPR = st.recursive(_LEAF, _combine, max_leaves=8)
 
 
-def _boxes_and_points(rng, n_boxes=40, per_box=50, scale=3.0):
+def _boxes_and_points(rng, n_boxes=40, per_box=50, scale=3.0, unbounded=False):
     """Random component boxes with their exact distance ranges, and points inside (corners included)."""
     lo = rng.uniform(-scale, scale, (n_boxes, 3))
     hi = lo + rng.exponential(scale / 3, (n_boxes, 3)) * (rng.random((n_boxes, 3)) > 0.2)
@@ -209,6 +212,12 @@ def _boxes_and_points(rng, n_boxes=40, per_box=50, scale=3.0):
     for a, name in enumerate(("dx", "dy", "dz")):
         box[name] = (lo[:, a, None], hi[:, a, None])
     d = np.sqrt(np.sum(pts * pts, axis=2))
+    if unbounded:  # some box ends at infinity (the points stay finite inside)
+        cut = rng.random((n_boxes, 3)) < 0.3
+        for a, name in enumerate(("dx", "dy", "dz")):
+            lo_a, hi_a = box[name]
+            box[name] = (np.where(cut[:, a, None] & (lo_a < 0), -np.inf, lo_a), np.where(cut[:, a, None], np.inf, hi_a))
+        box["d"] = (box["d"][0] * 0.0, np.where(cut.any(axis=1)[:, None], np.inf, box["d"][1]))
     return box, d, pts
 
 
@@ -227,9 +236,10 @@ def _assert_within(program, box, d, pts):
 @given(text=EXPR, seed=st.integers(0, 2**32 - 1))
 def test_interval_bounds_hold_at_every_point(text, seed):
     prog = compile_expression(text, {"s": 0.7})
-    box, d, pts = _boxes_and_points(np.random.default_rng(seed))
-    _assert_within(prog.value, box, d, pts)
-    _assert_within(prog.log, box, d, pts)
+    for unbounded in (False, True):
+        box, d, pts = _boxes_and_points(np.random.default_rng(seed), unbounded=unbounded)
+        _assert_within(prog.value, box, d, pts)
+        _assert_within(prog.log, box, d, pts)
 
 
 @pytest.mark.parametrize("text", EXPRESSIONS)
