@@ -636,7 +636,7 @@ class Expression(Kernel):
     def _evaluate(self, dist, comps):
         dist = np.asarray(dist, dtype=np.float64)
         lw = self.program.log.evaluate(dist, *comps)
-        bad = np.isnan(lw) | (lw == np.inf)
+        bad = ~(lw < np.inf)  # NaN or +inf, in one pass
         if bad.any():
             i = np.unravel_index(int(np.argmax(bad)), bad.shape)
             where = f"d = {dist[i]:.6g}" + "".join(
