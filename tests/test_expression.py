@@ -512,3 +512,17 @@ def test_radius_below_bounds_the_far_weights(name):
     assert np.all(kernel.log_weight(x) <= -30.0)
     assert kernel.radius_below(-30.0, ndim=2) <= 0.4 * math.sqrt(2 * 30) * 1.01 or name == "dog"
     assert sc.Expression("where(d < 1, 1, 0.2)").radius_below(-30.0) == math.inf
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_zero_weights_beyond_the_window_are_not_candidates(engine):
+    """Far partners in a clipped lobe have weight 0: not candidates, even beyond a truncated window."""
+    k = sc.Expression("exp(-d**2/(2*s**2)) * max(0, cos(2*atan2(dy, dx)))", s=0.05)
+    near = np.c_[np.linspace(0.01, 0.05, 5), np.zeros(5)]
+    far = np.c_[np.zeros(50), np.linspace(2.0, 3.0, 50)]  # along y: cos(2θ) = -1
+    with pytest.raises(ValueError, match="only 5 have non-zero weight"):
+        sc.connect(np.zeros((1, 2)), np.r_[near, far], rule=sc.FixedOutDegree(6), kernel=k, multapses=False,
+                   engine=engine)
+    conn = sc.connect(np.zeros((3, 2)), np.r_[near, far], rule=sc.FixedOutDegree(5), kernel=k, multapses=False,
+                      engine=engine, seed=1)
+    assert sorted(conn.targets.tolist()) == sorted(list(range(5)) * 3)
