@@ -85,6 +85,6 @@ def brian2_connect(pos, sigma, p):
 
 
 def threads():
-    import numba
+    from spatialconn.engine.grid import threads as engine_threads
 
-    return numba.get_num_threads()
+    return engine_threads()

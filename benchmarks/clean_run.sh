@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # spatialconn-only benchmarks on a quiet machine, pinned to 2 cores (taskset) to
-# stand for "an ordinary 2-core machine". Needs numpy, numba and scipy; runs from
-# a checkout without installing (PYTHONPATH=src). Results go to ${OUT:-/tmp/bench}.
+# stand for "an ordinary 2-core machine". Needs spatialconn installed (pip install .,
+# which compiles the engine). Results go to ${OUT:-/tmp/bench}.
 set -euo pipefail
 cd "$(dirname "$0")"
 OUT=${OUT:-/tmp/bench}
 mkdir -p "$OUT"
-export PYTHONPATH="$PWD/../src" NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-/tmp/nbcache}"
+export SPATIALCONN_THREADS=2
 PIN="taskset -c 0,1"
-# compile once (fills the numba cache), not timed
+# warm-up, not timed
 $PIN python3 -c "
 import numpy as np, spatialconn as sc
 p = np.random.default_rng(0).random((2000, 2))

@@ -2,7 +2,7 @@
 
 σ = 0.05 · sqrt(40,000 / N), so every neuron has the same number of
 neighbours within σ at every size. Each point runs in a fresh subprocess
-(with ``NUMBA_NUM_THREADS`` = 1 or 2) that reports wall time and its peak
+(with ``SPATIALCONN_THREADS`` = 1 or 2) that reports wall time and its peak
 RSS. Prints a markdown table, fits the exponent of time against synapses,
 writes ``docs/img/scaling.png`` and ``benchmarks/scaling.json``.
 
@@ -32,7 +32,7 @@ import numpy as np, spatialconn as sc
 n = int(sys.argv[1])
 sigma = 0.05 * (40000 / n) ** 0.5
 pos = np.random.default_rng(0).random((n, 2))
-sc.connect(pos[:1000], rule=sc.FixedOutDegree(10), kernel=sc.Gaussian(sigma), seed=0)  # load the cache
+sc.connect(pos[:1000], rule=sc.FixedOutDegree(10), kernel=sc.Gaussian(sigma), seed=0)  # warm-up
 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 best = float("inf")
 for _ in range(int(sys.argv[2])):
@@ -48,7 +48,7 @@ print(json.dumps(dict(n=n, sigma=sigma, time=best, synapses=nsyn,
 
 
 def run_point(n, threads, repeat):
-    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads))
+    env = dict(os.environ, SPATIALCONN_THREADS=str(threads))
     out = subprocess.run([sys.executable, "-c", POINT, str(n), str(repeat)], env=env, capture_output=True,
                          text=True, check=True)
     res = json.loads(out.stdout.strip().splitlines()[-1])

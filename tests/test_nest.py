@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import spatialconn as sc  # noqa: E402
-import spatialconn.nest as scn  # noqa: E402  (before nest: see spatialconn._adapters.avoid_openmp_clash)
+import spatialconn.nest as scn  # noqa: E402
 
 os.environ.setdefault("PYNEST_QUIET", "1")
 nest = pytest.importorskip("nest")

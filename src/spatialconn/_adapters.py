@@ -25,10 +25,6 @@ ids of both sides and stays exact:
 
 from __future__ import annotations
 
-import os
-import sys
-import warnings
-
 import numpy as np
 
 from .connect import connect as _sc_connect
@@ -36,7 +32,7 @@ from ._units import UnitContext, plain
 from .connections import Connections
 from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, Rule
 
-__all__ = ["child_seed", "connect_neurons", "avoid_openmp_clash"]
+__all__ = ["child_seed", "connect_neurons"]
 
 #: give up redrawing self pairs after this many rounds (FixedTotalNumber, weighted)
 MAX_REDRAW_ROUNDS = 64
@@ -266,47 +262,3 @@ def _periods(space, units: UnitContext, d: int) -> np.ndarray:
         return np.full(d, np.inf)
     ext = np.asarray(units.length(space.extent, "space.extent"), dtype=np.float64).reshape(-1, 2)
     return np.where(np.asarray(space.periodic), ext[:, 1] - ext[:, 0], np.inf)
-
-
-def avoid_openmp_clash() -> None:
-    """Let numba's OpenMP threading layer and NEST share one OpenMP runtime.
-
-    NEST's wheel vendors its own ``libgomp``; numba's ``omp`` layer uses the
-    system one. If NEST is imported first and numba starts ``omp`` later, the
-    next NEST call aborts (``std::out_of_range``; measured with
-    nest-simulator 3.10 and numba 0.68). If numba's threads start first, NEST
-    binds to the runtime already loaded and both work, also with numba called
-    from several Python threads. So, unless the user chose a layer
-    (``NUMBA_THREADING_LAYER``):
-
-    * NEST not imported yet: start numba's threads now;
-    * NEST already imported, numba not started: use numba's ``workqueue``
-      layer (multi-threaded, but it aborts if numba is called from several
-      Python threads at once);
-    * both started already: warn if numba runs ``omp``.
-    """
-    if os.environ.get("NUMBA_THREADING_LAYER"):
-        return
-    try:
-        import numba
-        from numba.np.ufunc import parallel
-    except ImportError:  # pragma: no cover - numba is a dependency
-        return
-    nest_loaded = "nest" in sys.modules
-    if getattr(parallel, "_is_initialized", False):
-        if nest_loaded and numba.threading_layer() == "omp":
-            warnings.warn(
-                "NEST and numba's 'omp' threading layer are both loaded; if NEST was imported "
-                "first, the next NEST call may abort. Import spatialconn.nest (or spatialconn.pynn) "
-                "before nest, or set NUMBA_THREADING_LAYER=workqueue",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-        return
-    if nest_loaded:
-        numba.config.THREADING_LAYER = "workqueue"
-        return
-    try:
-        parallel._launch_threads()
-    except Exception:  # pragma: no cover - no usable layer: numba will report it when used
-        numba.config.THREADING_LAYER = "workqueue"

@@ -214,14 +214,11 @@ def main(argv=None) -> int:
             return _check(args)
         if args.command == "plot":
             return _plot(args)
-        from .demo import engine_cache_is_cold, run
+        from .demo import run
 
         if min(args.sources, args.targets) < 1 or args.k < 0:
             raise UserError(f"demo: --sources and --targets must be >= 1 and -k >= 0, got "
                             f"{args.sources}, {args.targets}, {args.k}")
-        if engine_cache_is_cold():
-            print("spatialconn: compiling the sampling engine for first use (once per installation, "
-                  "about 30-45 s on 2 cores)...", file=sys.stderr, flush=True)
         print(run(args.sources, args.targets, args.k, args.engine))
         return 0
     except UserError as exc:

@@ -30,23 +30,8 @@ def forum_network(n_sources: int = 1200, n_targets: int = 40_000, k: int = 10, s
     return conn, time.perf_counter() - start
 
 
-def engine_cache_is_cold() -> bool:
-    """True when numba has no cached machine code for the compiled engine yet.
-
-    Then the first call compiles it (tens of seconds, once per installation).
-    """
-    from pathlib import Path
-
-    import numba
-
-    from . import engine
-
-    base = Path(numba.config.CACHE_DIR or Path(engine.__file__).parent / "__pycache__")
-    return not any(base.rglob("_sample.*.nbi"))
-
-
 def run(n_sources: int = 1200, n_targets: int = 40_000, k: int = 10, engine: str = "auto") -> str:
-    """Run the demo twice (the first call includes one-time compilation) and describe it.
+    """Run the demo twice (the first call includes one-time setup costs) and describe it.
 
     Parameters
     ----------

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Callable, ClassVar
 
 import numpy as np
-from scipy.special import gammaln
 
 from ._validate import finite_array, positive, scalar
 
@@ -214,6 +213,9 @@ class Gamma(Kernel):
 
     def log_of_distance(self, dist):
         k, t = float(self.kappa), float(np.asarray(self.theta))
+        # imported when needed: importing scipy.special takes ~0.3 s
+        from scipy.special import gammaln
+
         const = -k * math.log(t) - float(gammaln(k))
         with np.errstate(divide="ignore", invalid="ignore"):
             if k == 1.0:

@@ -32,14 +32,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._adapters import avoid_openmp_clash, connect_neurons
+from ._adapters import connect_neurons
 from ._nest_spec import translate_conn_spec
 from .connections import Connections
 from .space import Space
 
 __all__ = ["connect", "connect_spec", "layer_positions", "layer_space"]
-
-avoid_openmp_clash()  # before NEST loads: numba's and NEST's OpenMP runtimes must not clash
 
 
 def connect(pre, post, rule, kernel=None, *, mask=None, space=None, multapses=True, autapses=True,

@@ -33,12 +33,10 @@ from __future__ import annotations
 import numpy as np
 from pyNN.connectors import MapConnector
 
-from ._adapters import avoid_openmp_clash, connect_neurons
+from ._adapters import connect_neurons
 from .space import Space
 
 __all__ = ["SpatialConnector", "connection_list", "projection_geometry"]
-
-avoid_openmp_clash()  # pyNN.nest: numba's and NEST's OpenMP runtimes must not clash
 
 
 class SpatialConnector(MapConnector):

@@ -6,7 +6,7 @@ Drivers are binned into the same cells. Because every cell has the same
 size, the set of displacements between a point of cell ``c`` and a point
 of cell ``c + o`` depends only on the offset ``o``; an *offset table*
 holds, for every offset within reach, proven bounds of ``log w`` over that
-set (:class:`~spatialconn.engine._kernels_nb.Profile`), shared by all
+set (:class:`~spatialconn.engine._encoding.Profile`), shared by all
 driver cells.
 """
 
@@ -16,9 +16,17 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
-from ._kernels_nb import M_ANNULUS, M_BOX, M_DISC, M_ELLIPSE, M_NONE, Profile
+try:
+    from . import _core
+except ImportError as exc:  # pragma: no cover - a source checkout whose extension was not built
+    raise ImportError(
+        "spatialconn's compiled engine (spatialconn.engine._core) is not built: install the package "
+        "with `pip install .` (or `pip install -e .` in a checkout), or for PYTHONPATH=src run "
+        "`cmake -S . -B build -DPython_EXECUTABLE=$(which python) && cmake --build build`"
+    ) from exc
+from ._encoding import (CLS_DROPPED, CLS_PROPOSED, CLS_ZERO, LOG_CUTOFF, M_ANNULUS, M_BOX, M_DISC,
+                        M_ELLIPSE, M_NONE, MODE_ALL, MODE_OPEN, MODE_WRAP, Profile)
 
 #: cell side in units of the kernel's scale, by dimension (speed only, never results)
 CELL_FACTOR = {1: 0.25, 2: 0.5, 3: 0.8}
@@ -30,58 +38,24 @@ MAX_WINDOW = 200_000
 UNTRUNCATED_CELLS = {1: 64, 2: 16, 3: 6}
 
 
-@njit(cache=True)
 def _cells_of(pos, lo, h, G):
-    n, d = pos.shape
-    out = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        flat = 0
-        for a in range(d):
-            c = np.int64(np.floor((pos[i, a] - lo[a]) / h[a]))
-            if c < 0:
-                c = 0
-            elif c >= G[a]:
-                c = G[a] - 1
-            flat = flat * G[a] + c
-        out[i] = flat
+    out = np.empty(pos.shape[0], dtype=np.int64)
+    _core.cells_of(np.ascontiguousarray(pos, dtype=np.float64), lo, h, G, out)
     return out
 
 
-@njit(cache=True)
 def _counting_sort(cells, ncell):
-    start = np.zeros(ncell + 1, dtype=np.int64)
-    for c in cells:
-        start[c + 1] += 1
-    for c in range(ncell):
-        start[c + 1] += start[c]
-    fill = start[:-1].copy()
+    start = np.empty(ncell + 1, dtype=np.int64)
     order = np.empty(cells.size, dtype=np.int64)
-    for i in range(cells.size):  # stable: ascending index within a cell
-        c = cells[i]
-        order[fill[c]] = i
-        fill[c] += 1
+    _core.counting_sort(cells, start, order)  # stable: ascending index within a cell
     return start, order
 
 
-@njit(cache=True)
 def _bbox(pos, lo, hi):
-    """Update ``lo``/``hi`` with the per-axis minimum and maximum of ``pos`` (one pass)."""
-    for i in range(pos.shape[0]):
-        for a in range(pos.shape[1]):
-            x = pos[i, a]
-            if x < lo[a]:
-                lo[a] = x
-            if x > hi[a]:
-                hi[a] = x
-
-
-@njit(cache=True)
-def _gather(pos, order):
-    out = np.empty((order.size, pos.shape[1]))
-    for r in range(order.size):
-        for a in range(pos.shape[1]):
-            out[r, a] = pos[order[r], a]
-    return out
+    """Update ``lo``/``hi`` with the per-axis minimum and maximum of ``pos``."""
+    if pos.shape[0]:
+        np.minimum(lo, pos.min(axis=0), out=lo)
+        np.maximum(hi, pos.max(axis=0), out=hi)
 
 
 @dataclass
@@ -227,13 +201,13 @@ def build_grid(problem, h_target: float) -> Grid:
     pcell = _cells_of(problem.partners, lo, h_axis, G)
     start, order = _counting_sort(pcell, ncell)
     return Grid(lo=lo, h=h_axis, G=G, periods=np.asarray(problem.periods, dtype=np.float64),
-                start=start, pos=_gather(problem.partners, order), index=order,
+                start=start, pos=np.ascontiguousarray(problem.partners[order], dtype=np.float64), index=order,
                 driver_cell=_cells_of(problem.drivers, lo, h_axis, G), eps=eps)
 
 
 def _needs_cells(problem) -> bool:
     """Whether an untruncatable kernel still varies in space (else one cell is best)."""
-    from ._kernels_nb import K_CONST
+    from ._encoding import K_CONST
 
     return problem.mask is not None or Profile(problem.kernel, problem.ndim).kind != K_CONST
 
@@ -246,14 +220,16 @@ class OffsetTable:
     ----------
     offsets : (W, d) int64
     mode : (d,) int64
-        Per axis: 0 open (skip cells off the grid), 1 periodic window
-        (indices modulo G), 2 periodic, every cell (no wrap of indices).
+        Per axis: ``MODE_OPEN`` (skip cells off the grid), ``MODE_WRAP``
+        (periodic window, indices modulo G), ``MODE_ALL`` (periodic, every
+        cell, no wrap of indices).
     upper, lower : (W,) float64
         Proven bounds of ``log w`` over the displacements of each offset
         (``lower = -inf`` when some may have ``w = 0``).
     cls : (W,) int64
-        0: ``w = 0`` for all; 1: bound below ``ref - 700`` (dropped from
-        proposals but kept for exact fallbacks); 2: proposed.
+        ``CLS_ZERO``: ``w = 0`` for all; ``CLS_DROPPED``: bound below
+        ``ref - LOG_CUTOFF`` (dropped from proposals but kept for exact
+        fallbacks); ``CLS_PROPOSED``.
     ref : float
         Largest ``upper``; proposal weights are ``count * exp(upper - ref)``.
     log_out : float
@@ -272,7 +248,7 @@ class OffsetTable:
     @property
     def scaled_upper(self) -> np.ndarray:
         with np.errstate(under="ignore"):
-            return np.where(self.cls == 2, np.exp(self.upper - self.ref), 0.0)
+            return np.where(self.cls == CLS_PROPOSED, np.exp(self.upper - self.ref), 0.0)
 
     @property
     def scaled_lower(self) -> np.ndarray:
@@ -325,13 +301,13 @@ def offset_table(problem, grid: Grid, profile: Profile, mp: np.ndarray, window_r
         if math.isfinite(period):
             if 2 * w + 1 >= G:
                 axes.append(np.arange(-(G - 1), G))
-                modes.append(2)
+                modes.append(MODE_ALL)
             else:
                 axes.append(np.arange(-w, w + 1))
-                modes.append(1)
+                modes.append(MODE_WRAP)
         else:
             axes.append(np.arange(-w, w + 1))
-            modes.append(0)
+            modes.append(MODE_OPEN)
     W = int(np.prod([ax.size for ax in axes]))
     if W > MAX_WINDOW * 50:
         raise MemoryError(f"offset window of {W} cells is too large")
@@ -381,8 +357,9 @@ def offset_table(problem, grid: Grid, profile: Profile, mp: np.ndarray, window_r
         upper = np.where(out, -np.inf, upper)
         lower = np.where(inside & ~out, lower, -np.inf)
     ref = float(upper.max(initial=-np.inf))
-    cls = np.where(upper == -np.inf, 0, np.where(upper < ref - 700.0, 1, 2)).astype(np.int64)
-    keep = cls > 0 if not math.isfinite(out_level) else np.ones(W, dtype=bool)
+    cls = np.where(upper == -np.inf, CLS_ZERO, np.where(upper < ref - LOG_CUTOFF, CLS_DROPPED, CLS_PROPOSED))
+    cls = cls.astype(np.int64)
+    keep = cls != CLS_ZERO if not math.isfinite(out_level) else np.ones(W, dtype=bool)
     if not np.isfinite(ref):
         ref = 0.0
     # largest bounds first: Bernoulli bands need the entries in this order, and the

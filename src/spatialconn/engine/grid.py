@@ -12,7 +12,7 @@ bound of ``log w`` over all displacements between the two cells is
 computed once. All drivers of a cell then share one Vose alias table over
 the neighbouring partner cells, weighted by ``count × bound``; a draw picks
 a cell, a member uniformly, and accepts it with probability
-``w / bound`` (:mod:`._sample`). Accepted draws are exactly i.i.d. from the
+``w / bound`` (compiled C++ core, ``_core/``). Accepted draws are exactly i.i.d. from the
 weights restricted to the window of cells.
 
 Truncation: for kernels of unbounded support the window stops where the
@@ -31,8 +31,11 @@ proven bound of the mass not yet scanned is below 1e-10 of the scanned
 mass less its ``k`` heaviest members; only if the whole window does not
 qualify does it race over all partners.
 
-Random numbers come from per-driver streams (:mod:`._rng`), so results are
-bit-identical for any thread count and any chunking.
+Random numbers come from per-driver streams (xoshiro256** keyed by the
+call's seed, the driver's id and a stream tag), so results are
+bit-identical for any thread count and any chunking. The compiled loops
+run on ``SPATIALCONN_THREADS`` threads (default: the CPUs this process may
+use), with the GIL released.
 
 Compiled: every built-in kernel and mask, shifted kernels, periodic
 space, 1–3 D. Three kernels are delegated to the reference engine's code
@@ -47,15 +50,15 @@ distance). :func:`native` tells which.
 from __future__ import annotations
 
 import math
+import os
 import weakref
 
 import numpy as np
 
 from ..problem import Problem
 from ..rng import global_generator
-from . import _sample
-from ._index import Grid, OffsetTable, box, build_grid, cell_side, offset_table
-from ._kernels_nb import Profile, encodable, encodable_mask, encode_mask
+from ._encoding import Profile, encodable, encodable_mask, encode_mask
+from ._index import Grid, _core, box, build_grid, cell_side, offset_table
 
 #: stream tags of this engine's per-driver generators
 STREAM_DEGREE, STREAM_TOTAL = 0, 2
@@ -188,26 +191,54 @@ def _plan(problem: Problem) -> _Plan:
 
 
 def _key(view):
-    return np.uint64(view.key[0]), np.uint64(view.key[1])
+    return int(np.uint64(view.key[0])), int(np.uint64(view.key[1]))
 
 
 def _ids(view, start: int, stop: int) -> np.ndarray:
     if view.ids is None:
         return np.arange(start, stop, dtype=np.int64)
-    return view.ids[start:stop]
+    return np.ascontiguousarray(view.ids[start:stop], dtype=np.int64)
 
 
-def _head(view, start: int, stop: int):
-    """Driver cells of drivers ``start:stop`` of ``view`` and the arrays every loop reads."""
+def threads() -> int:
+    """Threads of the compiled loops: ``SPATIALCONN_THREADS`` if set, else the CPUs this process may use."""
+    value = os.environ.get("SPATIALCONN_THREADS", "").strip()
+    if value:
+        try:
+            n = int(value)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ValueError(f"SPATIALCONN_THREADS must be a positive integer, got {value!r}")
+        return n
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def _drivers(view, start: int, stop: int):
+    """The compiled view of drivers ``start:stop`` of ``view``, grouped by cell."""
     g = view.grid
-    cells, ptr, members = _sample.group_drivers(g.driver_cell, start, stop, g.n_cells)
-    return cells, ptr, members, start
+    cells, ptr, members = _core.group_drivers(g.driver_cell, start, stop, g.n_cells)
+    return _core.DriverCells(cells, ptr, members, start, view.drivers, _ids(view, start, stop))
 
 
-def _tail(view):
+def _space(view):
+    """The compiled partners and geometry of ``view``."""
     g = view.grid
-    return (view.drivers, g.pos, g.index, g.start, g.G, g.B, g.S, g.periods, view.sign, view.exclude_self,
-            view.kp, view.mp)
+    partners = _core.Partners(g.pos, g.index, g.start)
+    geometry = _core.Geometry(g.G, g.B, g.S, np.asarray(g.periods, dtype=np.float64), view.sign, view.exclude_self,
+                              view.kp, view.mp)
+    return partners, geometry
+
+
+def _compiled(table):
+    """The compiled offset table of a ``_Plan.table`` entry."""
+    tab, iszero, dout, truncated = table
+    return _core.OffsetTable(tab.offsets, tab.mode, tab.cls, tab.upper, tab.lower,
+                             tab.scaled_upper, tab.scaled_lower, iszero.view(np.uint8), float(dout),
+                             bool(truncated), float(tab.ref), float(tab.log_out))
 
 
 def _index_dtype(problem):
@@ -222,9 +253,8 @@ def candidate_counts(problem: Problem) -> np.ndarray:
     if problem.n_drivers == 0 or problem.n_partners == 0:
         return out
     plan = _plan(problem)
-    tab, iszero, dout, truncated = plan.table(problem)
-    _sample.candidate_counts(*_head(plan, 0, problem.n_drivers), *_tail(plan), tab.offsets, tab.mode, tab.cls,
-                             tab.lower, iszero, truncated, out)
+    _core.candidate_counts(_drivers(plan, 0, problem.n_drivers), *_space(plan), _compiled(plan.table(problem)), out,
+                           threads())
     return out
 
 
@@ -236,9 +266,8 @@ def row_log_totals(problem: Problem) -> np.ndarray:
     if problem.n_drivers == 0 or problem.n_partners == 0:
         return out
     plan = _plan(problem)
-    tab, iszero, dout, truncated = plan.table(problem)
-    _sample.row_log_totals(*_head(plan, 0, problem.n_drivers), *_tail(plan), tab.offsets, tab.mode, tab.cls,
-                           tab.upper, iszero, tab.log_out, truncated, out)
+    _core.row_log_totals(_drivers(plan, 0, problem.n_drivers), *_space(plan), _compiled(plan.table(problem)), out,
+                         threads())
     return out
 
 
@@ -252,15 +281,11 @@ def _fixed(view, table, degrees: np.ndarray, multapses: bool, start: int, stop: 
     np.cumsum(deg[:-1], out=outoff[1:])
     out_drv = np.empty(total, dtype)
     out_par = np.empty(total, dtype)
-    status = np.zeros(1, dtype=np.int64)
-    tab, iszero, dout, truncated = table
     k0, k1 = _key(view)
-    cells, ptr, members, first = _head(view, start, stop)
-    _sample.fixed_degree(cells, ptr, members, deg, outoff, first, _ids(view, start, stop), *_tail(view),
-                         tab.offsets, tab.mode, tab.cls, tab.upper, tab.scaled_upper, tab.scaled_lower, iszero,
-                         dout, truncated, int(view.n_partners), bool(view.complete), float(tab.ref),
-                         bool(multapses), k0, k1, np.uint64(stream), out_drv, out_par, status)
-    if status[0]:
+    status = _core.fixed_degree(_drivers(view, start, stop), *_space(view), _compiled(table), k0, k1, stream, deg,
+                                outoff, int(view.n_partners), bool(view.complete), bool(multapses), out_drv,
+                                out_par, threads())
+    if status:
         raise RuntimeError("a driver needed partners outside its piece's box; the piece was cut wrongly "
                            "(please report this as a bug)")
     return out_drv, out_par
@@ -347,19 +372,17 @@ def bernoulli(problem: Problem, p: float, start: int = 0, stop=None):
 def _bernoulli(view, table, p: float, start: int, stop: int, dtype):
     if p == 0 or stop <= start or view.grid.pos.shape[0] == 0:
         return np.empty(0, dtype), np.empty(0, dtype)
-    tab, iszero, dout, truncated = table
     k0, k1 = _key(view)
-    head = (*_head(view, start, stop), _ids(view, start, stop), *_tail(view))
+    head = (_drivers(view, start, stop), *_space(view), _compiled(table), k0, k1, STREAM_DEGREE, float(p))
     counts = np.zeros(stop - start, dtype=np.int64)
-    args = (tab.offsets, tab.mode, tab.cls, tab.upper, iszero, float(p), k0, k1, np.uint64(STREAM_DEGREE))
     dummy = np.empty(0, dtype)
-    _sample.bernoulli(*head, *args, counts, counts, dummy, dummy, False)
+    _core.bernoulli(*head, counts, counts, dummy, dummy, False, threads())
     outoff = np.zeros(counts.size, dtype=np.int64)
     np.cumsum(counts[:-1], out=outoff[1:])
     total = int(counts.sum())
     out_drv = np.empty(total, dtype)
     out_par = np.empty(total, dtype)
-    _sample.bernoulli(*head, *args, counts, outoff, out_drv, out_par, True)
+    _core.bernoulli(*head, counts, outoff, out_drv, out_par, True, threads())
     return out_drv, out_par
 
 
@@ -441,12 +464,13 @@ def exact_fallbacks(problem: Problem, degrees: np.ndarray, multapses: bool, shor
         return out
     plan = _plan(problem)
     degrees = np.ascontiguousarray(degrees, dtype=np.int64)
-    tab, iszero, dout, truncated = plan.table(problem, degree_key(degrees, multapses))
-    if truncated:
-        _sample.needs_every_partner(*_head(plan, 0, problem.n_drivers)[:3], degrees, 0, *_tail(plan),
-                                    tab.offsets, tab.mode, tab.cls, tab.scaled_upper, tab.scaled_lower, iszero,
-                                    dout, truncated, int(problem.n_partners), float(tab.ref), bool(multapses),
-                                    bool(problem.positive_everywhere), bool(shortcut), out)
+    table = plan.table(problem, degree_key(degrees, multapses))
+    if table[3]:  # truncated
+        flags = np.zeros(problem.n_drivers, dtype=np.uint8)
+        _core.needs_every_partner(_drivers(plan, 0, problem.n_drivers), *_space(plan), _compiled(table), degrees,
+                                  int(problem.n_partners), bool(multapses), bool(problem.positive_everywhere),
+                                  bool(shortcut), flags, threads())
+        out = flags.astype(bool)
     return out
 
 

@@ -1,10 +1,11 @@
-"""Kernels and masks as flat parameter arrays for compiled code.
+"""Kernels and masks as flat parameter arrays for the compiled core, and the engine's codes.
 
 Every supported kernel and mask is encoded as a float64 array (kind code
-first, then parameters), so one compiled specialisation serves them all
-(short cold start, small cache). :func:`log_weight` evaluates ``log w``
-of one displacement exactly as the numpy definitions in
-:mod:`spatialconn.kernels` and :mod:`spatialconn.masks` do.
+first, then parameters); the compiled core (``_core/weight.hpp``)
+evaluates ``log w`` of one displacement from them exactly as the numpy
+definitions in :mod:`spatialconn.kernels` and :mod:`spatialconn.masks` do.
+The codes below are the ones the compiled core uses (``_core/*.hpp``);
+they are named here once for the Python side.
 :class:`Profile` gives proven upper and lower bounds of ``log K`` over sets
 of displacements described by the range of ``|x - mu|``, which is what the
 spatial index needs to build exact rejection proposals.
@@ -15,18 +16,25 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
-from ..kernels import (AnisotropicGaussian, Constant, CustomKernel, Exponential, Gamma, Gaussian,
+from ..kernels import (AnisotropicGaussian, Constant, Exponential, Gamma, Gaussian,
                        Kernel, Linear, Shifted)
 from ..masks import Annulus, Box, Disc, Ellipse, Mask
 
-#: kernel kind codes
+#: kernel kind codes (``kp[0]``; ``KernelKind`` in ``_core/weight.hpp``)
 K_CONST, K_GAUSS, K_EXP, K_GAMMA, K_LINEAR, K_ANISO = 0, 1, 2, 3, 4, 5
-#: mask kind codes
+#: mask kind codes (``mp[0]``; ``MaskKind``)
 M_NONE, M_DISC, M_ANNULUS, M_BOX, M_ELLIPSE = 0, 1, 2, 3, 4
-
+#: lengths of the encoded kernel and mask arrays
 KP_SIZE, MP_SIZE = 20, 16
+#: cell classes of an offset (``CellClass`` in ``_core/engine.hpp``): every weight is 0; the
+#: bound is below ``ref - LOG_CUTOFF`` (left out of proposals, kept for exact fallbacks); proposed
+CLS_ZERO, CLS_DROPPED, CLS_PROPOSED = 0, 1, 2
+#: window modes per axis (``WindowMode``): open axis (cells off the grid are skipped); periodic
+#: window (indices modulo G); periodic, every cell (no wrap of the offsets needed)
+MODE_OPEN, MODE_WRAP, MODE_ALL = 0, 1, 2
+#: offsets whose bound is this far (in log units) below the largest are dropped from proposals
+LOG_CUTOFF = 700.0
 
 
 def unwrap(kernel: Kernel | None):
@@ -55,7 +63,7 @@ class Profile:
     Attributes
     ----------
     params : (KP_SIZE,) float64
-        Encoded kernel for :func:`log_weight`.
+        Encoded kernel (evaluated by the compiled core).
     mu : (d,) float64
         Centre of the kernel's profile (shift offset plus anisotropic mean).
     mode : float
@@ -186,7 +194,7 @@ def _limit_at_inf(profile: Profile) -> float:
 
 
 def encode_mask(mask: Mask | None, d: int) -> np.ndarray:
-    """Flat parameters of ``mask`` for :func:`log_weight`."""
+    """Flat parameters of ``mask`` (evaluated by the compiled core)."""
     mp = np.zeros(MP_SIZE)
     if mask is None:
         return mp
@@ -214,88 +222,3 @@ def encode_mask(mask: Mask | None, d: int) -> np.ndarray:
 def encodable_mask(mask) -> bool:
     """True when the compiled engine knows ``mask``."""
     return mask is None or type(mask) in (Disc, Annulus, Box, Ellipse)
-
-
-@njit(cache=True, inline="always")
-def in_mask(x0, x1, x2, d, mp):
-    """Whether displacement ``x`` lies in the encoded mask (same tests as :mod:`spatialconn.masks`)."""
-    kind = mp[0]
-    if kind == M_NONE:
-        return True
-    if kind == M_BOX:
-        if x0 < mp[6] or x0 > mp[9]:
-            return False
-        if d > 1 and (x1 < mp[7] or x1 > mp[10]):
-            return False
-        if d > 2 and (x2 < mp[8] or x2 > mp[11]):
-            return False
-        return True
-    y0, y1, y2 = x0 - mp[3], x1 - mp[4], x2 - mp[5]
-    if kind == M_ELLIPSE:
-        if mp[14] != 0.0:
-            c, s = mp[12], mp[13]
-            y0, y1 = c * y0 + s * y1, -s * y0 + c * y1
-        q = (y0 / mp[6]) ** 2
-        if d > 1:
-            q += (y1 / mp[7]) ** 2
-        if d > 2:
-            q += (y2 / mp[8]) ** 2
-        return q <= 1.0
-    r2 = y0 * y0
-    if d > 1:
-        r2 += y1 * y1
-    if d > 2:
-        r2 += y2 * y2
-    r = np.sqrt(r2)
-    if kind == M_DISC:
-        return r <= mp[1]
-    return r > mp[1] and r <= mp[2]
-
-
-@njit(cache=True, inline="always")
-def log_kernel(x0, x1, x2, d, kp):
-    """``log K`` of displacement ``x`` for the encoded kernel (mask not applied)."""
-    kind = kp[0]
-    y0, y1, y2 = x0 - kp[4], x1 - kp[5], x2 - kp[6]
-    if kind == K_ANISO:
-        q = 0.0
-        if d == 1:
-            q = y0 * kp[7] * y0
-        elif d == 2:
-            q = y0 * kp[7] * y0 + y0 * kp[8] * y1 + y1 * kp[9] * y0 + y1 * kp[10] * y1
-        else:
-            q = (y0 * kp[7] * y0 + y0 * kp[8] * y1 + y0 * kp[9] * y2
-                 + y1 * kp[10] * y0 + y1 * kp[11] * y1 + y1 * kp[12] * y2
-                 + y2 * kp[13] * y0 + y2 * kp[14] * y1 + y2 * kp[15] * y2)
-        return -0.5 * q
-    if kind == K_CONST:
-        return kp[1]
-    r2 = y0 * y0
-    if d > 1:
-        r2 += y1 * y1
-    if d > 2:
-        r2 += y2 * y2
-    if kind == K_GAUSS and kp[2] == 0.0:  # no square root needed (differs from (sqrt r2)^2 by an ulp)
-        return -r2 / (2.0 * kp[1] * kp[1])
-    r = np.sqrt(r2)
-    if kind == K_GAUSS:
-        t = r - kp[2]
-        return -(t * t) / (2.0 * kp[1] * kp[1])
-    if kind == K_EXP:
-        return -r / kp[1]
-    if kind == K_GAMMA:
-        if kp[1] == 1.0:
-            return -r / kp[2] + kp[3]
-        if r == 0.0:
-            return -np.inf
-        return (kp[1] - 1.0) * np.log(r) - r / kp[2] + kp[3]
-    v = kp[2] + kp[1] * r  # K_LINEAR
-    return np.log(v) if v > 0.0 else -np.inf
-
-
-@njit(cache=True, inline="always")
-def log_weight(x0, x1, x2, d, kp, mp):
-    """``log w`` of displacement ``x``: kernel inside the mask, ``-inf`` outside."""
-    if not in_mask(x0, x1, x2, d, mp):
-        return -np.inf
-    return log_kernel(x0, x1, x2, d, kp)

@@ -1,0 +1,297 @@
+// The grid engine's loops over driver cells (parallel over cells, one stream per driver).
+#include "loops.hpp"
+
+#include "api.hpp"
+
+namespace sc {
+
+namespace {
+inline void driver_xd(const DriverCells& dc, int d, int64_t i, double* xd) {
+    for (int a = 0; a < d; ++a) xd[a] = dc.pos[i * d + a];
+}
+}  // namespace
+
+int fixed_degree(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
+                 const Streams& rs, const int64_t* degrees, const int64_t* outoff, int64_t n_total, bool complete,
+                 bool multapses, const OutIdx& out_drv, const OutIdx& out_par, int threads) {
+    std::atomic<int> status{0};
+    const int d = g.d;
+    const int64_t all_s[1] = {0}, all_c[1] = {p.n};
+    const double all_b[1] = {0.0};
+    const Ranges everything{all_s, all_c, 1};
+    parallel_for<Scratch>(dc.n_cells, threads, [&](int64_t ci, Scratch& s) {
+        Window& e = s.win;
+        cell_window(dc.cells[ci], g, p, tab, n_total, e);
+        s.prob.resize(std::max<int64_t>(e.n, 1));
+        s.alias.resize(std::max<int64_t>(e.n, 1));
+        alias_table(e.w.data(), e.n, s.prob.data(), s.alias.data(), s.small, s.large);
+        const DegreeCell cell = degree_cell(e, tab, multapses, s);
+        const Ranges window{e.start.data(), e.count.data(), e.n};
+        Rng st;
+        double xd[3];
+        for (int64_t r = dc.ptr[ci]; r < dc.ptr[ci + 1]; ++r) {
+            const int64_t i = dc.members[r];
+            const int64_t gi = dc.ids[i - dc.first];
+            const int64_t k = degrees[i - dc.first];
+            if (k == 0) continue;
+            const int64_t o = outoff[i - dc.first];
+            for (int64_t j = 0; j < k; ++j) out_drv.set(o + j, gi);
+            driver_xd(dc, d, i, xd);
+            st.seed(rs.key0, rs.key1, gi, rs.stream);
+            // the window is exact when nothing is left out, else it must leave out < TOL of a
+            // proven mass over the driver's k draws jointly
+            const DriverChecks chk = driver_checks(k, e, cell, tab, g, multapses, s);
+            if (multapses) {
+                int64_t done = 0;
+                if (chk.ok && cell.fast_enough) {
+                    while (done < k) {
+                        const int64_t m = draw_one(st, gi, xd, e, s.prob.data(), s.alias.data(), tab, p, g);
+                        if (m < 0) break;
+                        out_par.set(o + done, p.index[m]);
+                        ++done;
+                    }
+                }
+                if (done < k) {
+                    // the cell's proven bounds may be too loose (cells wide against the kernel):
+                    // then check the window with the driver's exact weights
+                    if (chk.ok || !tab.truncated ||
+                        static_cast<double>(k) * e.miss <= TOL * window_mass(gi, xd, window, p, g, tab.ref)) {
+                        dense_multi(st, gi, xd, k - done, window, p, g, out_par, o + done, s);
+                    } else if (complete) {
+                        dense_multi(st, gi, xd, k - done, everything, p, g, out_par, o + done, s);
+                    } else {
+                        status.store(1);
+                        continue;
+                    }
+                    for (int64_t j = done; j < k; ++j) out_par.set(o + j, p.index[out_par.get(o + j)]);
+                }
+                continue;
+            }
+            // without multapses: successive sampling
+            std::vector<int64_t>& table = s.table;
+            table.clear();
+            if (k > LINEAR_SET) {
+                int64_t size = 1;
+                while (size < 4 * k) size *= 2;
+                table.assign(size, -1);
+            }
+            int64_t have = 0;
+            if (chk.ok2 && cell.fast_enough && static_cast<double>(k) <= cell.weff) {
+                int64_t repeats = 0;
+                while (have < k && repeats <= 2 * k + REPEAT_SLACK) {
+                    const int64_t m = draw_one(st, gi, xd, e, s.prob.data(), s.alias.data(), tab, p, g);
+                    if (m < 0) break;
+                    bool fresh = true;
+                    if (!table.empty()) {
+                        fresh = set_add(table, m);
+                    } else {
+                        for (int64_t j = 0; j < have; ++j)
+                            if (out_par.get(o + j) == m) {
+                                fresh = false;
+                                break;
+                            }
+                    }
+                    if (fresh) {
+                        out_par.set(o + have, m);
+                        ++have;
+                    } else {
+                        ++repeats;
+                    }
+                }
+            }
+            if (have < k) {
+                bool done = false;
+                if (e.n > 0)  // a prefix of the window, checked with the actual weights
+                    done = window_race(st, gi, xd, k, have, window, s.eb.data(), e.outside,
+                                       chk.ok2 || !tab.truncated, p, g, tab.ref, out_par, o, table, s);
+                if (!done) {  // last resort: every partner
+                    if (!complete) {
+                        status.store(1);
+                        continue;
+                    }
+                    window_race(st, gi, xd, k, have, everything, all_b, 0.0, true, p, g, tab.ref, out_par, o,
+                                table, s);
+                }
+            }
+            for (int64_t j = 0; j < k; ++j) out_par.set(o + j, p.index[out_par.get(o + j)]);  // positions -> ids
+        }
+    });
+    return status.load();
+}
+
+void needs_every_partner(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
+                         const int64_t* degrees, int64_t n_total, bool multapses, bool positive, bool shortcut,
+                         uint8_t* out, int threads) {
+    const int d = g.d;
+    const int64_t T = d == 1 ? 5 : (d == 2 ? 25 : 125);
+    double max_losc = 0.0;
+    for (int64_t t = 0; t < tab.W; ++t) max_losc = std::max(max_losc, tab.scaled_lower[t]);
+    const double worst_miss = static_cast<double>(n_total) * (tab.dout + EXP_CUTOFF);  // bounds miss always
+    parallel_for<Scratch>(dc.n_cells, threads, [&](int64_t ci, Scratch& s) {
+        const int64_t c = dc.cells[ci];
+        int64_t kmax = 0;
+        for (int64_t r = dc.ptr[ci]; r < dc.ptr[ci + 1]; ++r) kmax = std::max(kmax, degrees[dc.members[r] - dc.first]);
+        auto none = [&]() {
+            for (int64_t r = dc.ptr[ci]; r < dc.ptr[ci + 1]; ++r) out[dc.members[r] - dc.first] = 0;
+        };
+        if (!tab.truncated || kmax == 0) return none();
+        Window& e = s.win;
+        if (shortcut) {  // sufficient: proven mass of the nearest offsets against every partner left out
+            cell_entries(c, g, p, tab, e, T);
+            double sumw = 0.0;
+            for (int64_t t = 0; t < e.n; ++t) sumw += e.w[t];
+            const double need = multapses ? e.low : e.low - static_cast<double>(kmax) * max_losc;
+            if (sumw > 0.0 && (multapses || positive) && static_cast<double>(kmax) * worst_miss <= TOL * need)
+                return none();
+        }
+        cell_window(c, g, p, tab, n_total, e);
+        const DegreeCell cell = degree_cell(e, tab, multapses, s);
+        const Ranges window{e.start.data(), e.count.data(), e.n};
+        double xd[3];
+        for (int64_t r = dc.ptr[ci]; r < dc.ptr[ci + 1]; ++r) {
+            const int64_t i = dc.members[r];
+            const int64_t k = degrees[i - dc.first];
+            out[i - dc.first] = 0;
+            if (k == 0) continue;
+            const DriverChecks chk = driver_checks(k, e, cell, tab, g, multapses, s);
+            if (multapses && chk.ok) continue;
+            driver_xd(dc, d, i, xd);
+            if (multapses) {
+                out[i - dc.first] =
+                    !(static_cast<double>(k) * e.miss <= TOL * window_mass(i, xd, window, p, g, tab.ref));
+            } else {
+                if (chk.ok2 && positive) continue;
+                out[i - dc.first] = e.n == 0 || !race_succeeds(i, xd, k, window, s.eb.data(), e.outside, chk.ok2,
+                                                              p, g, tab.ref, s);
+            }
+        }
+    });
+}
+
+void candidate_counts(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
+                      int64_t* out, int threads) {
+    const int d = g.d;
+    parallel_for<Scratch>(dc.n_cells, threads, [&](int64_t ci, Scratch& s) {
+        Window& e = s.win;
+        cell_entries(dc.cells[ci], g, p, tab, e);
+        double xd[3];
+        for (int64_t r = dc.ptr[ci]; r < dc.ptr[ci + 1]; ++r) {
+            const int64_t i = dc.members[r];
+            driver_xd(dc, d, i, xd);
+            int64_t cnt = tab.truncated ? p.n - e.total : 0;
+            for (int64_t t = 0; t < e.n; ++t) {
+                if (tab.lower[e.idx[t]] > NEG_INF) {
+                    cnt += e.count[t];
+                    if (g.exclude_self && tab.iszero[e.idx[t]]) --cnt;
+                    continue;
+                }
+                for (int64_t m = e.start[t]; m < e.start[t] + e.count[t]; ++m) {
+                    if (g.exclude_self && p.index[m] == i) continue;
+                    if (g.logw(p, m, xd) > NEG_INF) ++cnt;
+                }
+            }
+            out[i - dc.first] = cnt;
+        }
+    });
+}
+
+void row_log_totals(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
+                    double* out, int threads) {
+    const int d = g.d;
+    const int64_t all_s[1] = {0}, all_c[1] = {p.n};
+    const Ranges everything{all_s, all_c, 1};
+    parallel_for<Scratch>(dc.n_cells, threads, [&](int64_t ci, Scratch& s) {
+        Window& e = s.win;
+        cell_entries(dc.cells[ci], g, p, tab, e);
+        double ref = NEG_INF;
+        for (int64_t t = 0; t < e.n; ++t)
+            if (tab.upper[e.idx[t]] > ref) ref = tab.upper[e.idx[t]];
+        if (ref == NEG_INF) ref = POS_INF;  // nothing known: use the running maximum
+        const Ranges window{e.start.data(), e.count.data(), e.n};
+        double xd[3];
+        for (int64_t r = dc.ptr[ci]; r < dc.ptr[ci + 1]; ++r) {
+            const int64_t i = dc.members[r];
+            driver_xd(dc, d, i, xd);
+            double v = logsumexp_ranges(i, xd, window, p, g, ref);
+            if (tab.truncated && p.n > e.total) {
+                const double bound = std::log(static_cast<double>(p.n - e.total)) + tab.log_out;
+                if (!(bound <= v - 30.0)) v = logsumexp_ranges(i, xd, everything, p, g, POS_INF);
+            }
+            out[i - dc.first] = v;
+        }
+    });
+}
+
+void bernoulli(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
+               const Streams& rs, double pr, int64_t* counts, const int64_t* outoff, const OutIdx& out_drv,
+               const OutIdx& out_par, bool write, int threads) {
+    const int d = g.d;
+    parallel_for<Scratch>(dc.n_cells, threads, [&](int64_t ci, Scratch& s) {
+        Window& e = s.win;
+        cell_entries(dc.cells[ci], g, p, tab, e);
+        // the offset table is sorted by decreasing bound, so the entries are too; bands of
+        // entries within a factor 2 of bound
+        const int64_t n = e.n;
+        s.cum.assign(n + 1, 0);
+        s.band_lo.resize(n);
+        s.band_hi.resize(n);
+        s.band_p.resize(n);
+        int64_t nb = 0;
+        for (int64_t r = 0; r < n; ++r) {
+            s.cum[r + 1] = s.cum[r] + e.count[r];
+            const double pb = std::min(1.0, pr * std::exp(tab.upper[e.idx[r]]));
+            if (!(pb > 1e-300)) continue;
+            if (nb > 0 && s.band_hi[nb - 1] == r && pb >= 0.5 * s.band_p[nb - 1]) {
+                s.band_hi[nb - 1] = r + 1;
+            } else {
+                s.band_lo[nb] = r;
+                s.band_hi[nb] = r + 1;
+                s.band_p[nb] = pb;
+                ++nb;
+            }
+        }
+        const int64_t* cum = s.cum.data();
+        Rng st;
+        double xd[3];
+        for (int64_t r = dc.ptr[ci]; r < dc.ptr[ci + 1]; ++r) {
+            const int64_t i = dc.members[r];
+            const int64_t gi = dc.ids[i - dc.first];
+            driver_xd(dc, d, i, xd);
+            st.seed(rs.key0, rs.key1, gi, rs.stream);
+            const int64_t o = write ? outoff[i - dc.first] : 0;
+            // members of a band visited by geometric skipping with the band's largest bound P,
+            // each kept with probability pr w / P: an independent Bernoulli(pr w) per pair
+            int64_t got = 0;
+            for (int64_t b = 0; b < nb; ++b) {
+                const double P = s.band_p[b];
+                const int64_t lo = s.band_lo[b], hi = s.band_hi[b];
+                const int64_t base = cum[lo];
+                const int64_t size = cum[hi] - base;
+                const double lq = std::log1p(-P);
+                int64_t q = -1;
+                while (true) {
+                    if (P < 1.0)
+                        q += 1 + static_cast<int64_t>(std::min(std::floor(std::log(st.uniform_open()) / lq), 4e18));
+                    else
+                        q += 1;
+                    if (q >= size) break;
+                    const int64_t t = (std::upper_bound(cum + lo, cum + hi + 1, base + q) - (cum + lo)) - 1 + lo;
+                    const int64_t m = e.start[t] + (base + q - cum[t]);
+                    if (g.exclude_self && p.index[m] == gi) continue;
+                    const double lw = g.logw(p, m, xd);
+                    if (lw == NEG_INF) continue;
+                    if (st.uniform() * P < pr * std::exp(lw)) {
+                        if (write) {
+                            out_par.set(o + got, p.index[m]);
+                            out_drv.set(o + got, gi);
+                        }
+                        ++got;
+                    }
+                }
+            }
+            if (!write) counts[i - dc.first] = got;
+        }
+    });
+}
+
+}  // namespace sc

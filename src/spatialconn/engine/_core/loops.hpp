@@ -1,0 +1,316 @@
+// Per-driver draws and the engine's loops over driver cells.
+#pragma once
+#include "sample.hpp"
+
+namespace sc {
+
+// Scratch of one thread (reused across cells and drivers).
+struct Scratch {
+    Window win;
+    std::vector<double> prob, eb, buf, cdf, hk, tail;
+    std::vector<int64_t> alias, small, large, lo_order, where, hm, order, table;
+    std::vector<double> neg;
+    Heaviest heavy;
+    // Bernoulli bands
+    std::vector<int64_t> cum, band_lo, band_hi;
+    std::vector<double> band_p;
+};
+
+// The ranges an exact draw runs over: (start, count) pairs.
+struct Ranges {
+    const int64_t* rs;
+    const int64_t* rc;
+    int64_t nr;
+};
+
+// A proposal: entry t, sorted member m and the acceptance level u (from one uniform).
+struct Proposal {
+    int64_t t, m;
+    double u;
+};
+
+inline Proposal make_proposal(Rng& st, const Window& e, const double* prob, const int64_t* alias,
+                              const Partners& p, int d) {
+    Proposal q;
+    q.t = propose(st, e.n, prob, alias);
+    // one uniform picks the member and, from its remaining bits, the acceptance level
+    const int64_t cnt = e.count[q.t];
+    const double v = st.uniform() * static_cast<double>(cnt);
+    int64_t j = static_cast<int64_t>(v);
+    if (j >= cnt) j = cnt - 1;
+    q.u = v - static_cast<double>(j);
+    q.m = e.start[q.t] + j;
+    __builtin_prefetch(p.pos + q.m * d);
+    return q;
+}
+
+// One exact draw from the window proposal; the sorted partner position, or -1 after
+// MAX_TRIALS rejections (the caller then draws exactly in log space; an accepted value is
+// independent of how many trials it took, so the switch keeps every draw exact).
+// The next proposal is made (and its partner's position prefetched) while the current one is
+// evaluated; the stream is rewound over it when the current one ends the draw, so the numbers
+// used are exactly those of one proposal after the other.
+inline int64_t draw_one(Rng& st, int64_t gi, const double* xd, const Window& e, const double* prob,
+                        const int64_t* alias, const OffsetTable& tab, const Partners& p, const Geometry& g) {
+    Proposal cur = make_proposal(st, e, prob, alias, p, g.d);
+    for (int64_t trial = 0;; ++trial) {
+        const bool last = trial + 1 == MAX_TRIALS;
+        const Rng before_next = st;
+        Proposal next{};
+        if (!last) next = make_proposal(st, e, prob, alias, p, g.d);
+        bool accept = false;
+        if (!(g.exclude_self && p.index[cur.m] == gi)) {
+            const double lw = g.logw(p, cur.m, xd);
+            if (lw != NEG_INF) {
+                const double x = lw - tab.upper[e.idx[cur.t]];
+                const double u = cur.u;
+                if (u < 1.0 + x)  // exp(x) >= 1 + x: accept without exp
+                    accept = true;
+                else if (!(u * (1.0 - x) >= 1.0))  // exp(x) <= 1 / (1 - x) for x <= 0: reject
+                    accept = u < std::exp(x);
+            }
+        }
+        if (accept) {
+            st = before_next;
+            return cur.m;
+        }
+        if (last) return -1;
+        cur = next;
+    }
+}
+
+// k exact i.i.d. draws over the ranges (inverse CDF in log space), sorted positions into out[o..].
+inline void dense_multi(Rng& st, int64_t gi, const double* xd, int64_t k, Ranges r, const Partners& p,
+                        const Geometry& g, const OutIdx& out, int64_t o, Scratch& s) {
+    if (k <= 0) return;
+    int64_t size = 0;
+    for (int64_t a = 0; a < r.nr; ++a) size += r.rc[a];
+    s.buf.resize(size);
+    s.where.resize(size);
+    s.cdf.resize(size);
+    int64_t q = 0;
+    for (int64_t a = 0; a < r.nr; ++a) {
+        for (int64_t m = r.rs[a]; m < r.rs[a] + r.rc[a]; ++m) {
+            s.buf[q] = (g.exclude_self && p.index[m] == gi) ? NEG_INF : g.logw(p, m, xd);
+            s.where[q] = m;
+            ++q;
+        }
+    }
+    double mx = NEG_INF;
+    for (int64_t t = 0; t < q; ++t)
+        if (s.buf[t] > mx) mx = s.buf[t];
+    double acc = 0.0;
+    for (int64_t t = 0; t < q; ++t) {
+        acc += s.buf[t] > NEG_INF ? std::exp(s.buf[t] - mx) : 0.0;
+        s.cdf[t] = acc;
+    }
+    const double* cdf = s.cdf.data();
+    for (int64_t j = 0; j < k; ++j) {
+        const double u = st.uniform() * acc;
+        int64_t t = std::upper_bound(cdf, cdf + q, u) - cdf;
+        if (t >= q) t = q - 1;
+        while (cdf[t] == 0.0 || (t > 0 && cdf[t] == cdf[t - 1])) --t;  // never land on a zero weight
+        out.set(o + j, s.where[t]);
+    }
+}
+
+// log sum w over the ranges; ref should bound log w (then no running maximum is needed).
+inline double logsumexp_ranges(int64_t i, const double* xd, Ranges r, const Partners& p, const Geometry& g,
+                               double ref) {
+    if (ref < POS_INF) {
+        double s = 0.0;
+        for (int64_t a = 0; a < r.nr; ++a)
+            for (int64_t m = r.rs[a]; m < r.rs[a] + r.rc[a]; ++m) {
+                if (g.exclude_self && p.index[m] == i) continue;
+                s += std::exp(g.logw(p, m, xd) - ref);
+            }
+        if (s > 1e-250) return ref + std::log(s);
+    }
+    double mx = NEG_INF, s = 0.0;
+    for (int64_t a = 0; a < r.nr; ++a)
+        for (int64_t m = r.rs[a]; m < r.rs[a] + r.rc[a]; ++m) {
+            if (g.exclude_self && p.index[m] == i) continue;
+            const double lw = g.logw(p, m, xd);
+            if (lw == NEG_INF) continue;
+            if (lw > mx) {
+                s = s * std::exp(mx - lw) + 1.0;
+                mx = lw;
+            } else {
+                s += std::exp(lw - mx);
+            }
+        }
+    return s > 0 ? mx + std::log(s) : NEG_INF;
+}
+
+// Exact sum w over the ranges, in units of exp(ref) (0 when below ~1e-250).
+inline double window_mass(int64_t i, const double* xd, Ranges r, const Partners& p, const Geometry& g,
+                          double ref) {
+    return std::exp(logsumexp_ranges(i, xd, r, p, g, ref) - ref);
+}
+
+inline void suffix_sums(const double* rb, int64_t nr, std::vector<double>& tail) {
+    tail.assign(nr + 1, 0.0);
+    for (int64_t r = nr - 1; r >= 0; --r) tail[r] = tail[r + 1] + rb[r];
+}
+
+// Whether window_race over these ranges succeeds, whatever was drawn before: its stopping
+// point depends on the weights only; it then succeeds when the prefix holds >= k candidates.
+inline bool race_succeeds(int64_t gi, const double* xd, int64_t k, Ranges r, const double* rb, double outside,
+                          bool proven, const Partners& p, const Geometry& g, double ref, Scratch& s) {
+    suffix_sums(rb, r.nr, s.tail);
+    s.heavy.reset(k);
+    int64_t q = 0;
+    for (int64_t a = 0; a < r.nr; ++a) {
+        for (int64_t m = r.rs[a]; m < r.rs[a] + r.rc[a]; ++m) {
+            if (g.exclude_self && p.index[m] == gi) continue;
+            const double lw = g.logw(p, m, xd);
+            if (lw == NEG_INF) continue;
+            ++q;
+            s.heavy.push(std::exp(lw - ref));
+        }
+        if ((proven && a == r.nr - 1) || race_may_stop(k, s.tail[a + 1] + outside, s.heavy.rest, q)) return q >= k;
+    }
+    return false;
+}
+
+// Continue successive sampling exactly: an exponential race (Efraimidis-Spirakis keys
+// log E - log w) over the members not yet chosen, scanning a prefix of the ranges (in
+// decreasing order of their proven mass bound rb) that stops once k times the mass left out
+// is at most TOL of the scanned mass less its k heaviest members. out[o..o+have) holds the
+// partners already chosen (sorted positions; `table` holds them too when not empty). False
+// (nothing drawn) if no prefix qualifies.
+inline bool window_race(Rng& st, int64_t i, const double* xd, int64_t k, int64_t have, Ranges r, const double* rb,
+                        double outside, bool proven, const Partners& p, const Geometry& g, double ref,
+                        const OutIdx& out, int64_t o, const std::vector<int64_t>& table, Scratch& s) {
+    const int64_t rn = k - have;
+    suffix_sums(rb, r.nr, s.tail);
+    s.hk.resize(std::max<int64_t>(rn, 1));
+    s.hm.resize(std::max<int64_t>(rn, 1));
+    double* hk = s.hk.data();
+    int64_t* hm = s.hm.data();
+    int64_t hn = 0;
+    s.heavy.reset(k);
+    int64_t q = 0;
+    double tau = POS_INF, etau = POS_INF;
+    bool stopped = false;
+    for (int64_t a = 0; a < r.nr && !stopped; ++a) {
+        for (int64_t m = r.rs[a]; m < r.rs[a] + r.rc[a]; ++m) {
+            const double u = st.uniform_open();  // one per member, whatever happens to it
+            if (g.exclude_self && p.index[m] == i) continue;
+            const double lw = g.logw(p, m, xd);
+            if (lw == NEG_INF) continue;
+            const double w = std::exp(lw - ref);
+            ++q;
+            s.heavy.push(w);
+            if (have > 0) {
+                bool chosen = false;
+                if (!table.empty()) {
+                    chosen = set_has(table, m);
+                } else {
+                    for (int64_t j = 0; j < have; ++j)
+                        if (out.get(o + j) == m) {
+                            chosen = true;
+                            break;
+                        }
+                }
+                if (chosen) continue;
+            }
+            if (hn == rn) {
+                // the key beats tau iff E < w exp(tau + ref); exp(-c) >= 1 - c
+                const double c = w * etau;
+                if (u <= 1.0 - c) continue;
+                const double key = std::log(-std::log(u)) - lw;
+                if (!(key < tau)) continue;
+                hk[0] = key;
+                hm[0] = m;
+                sift_down_max(hk, hm, hn, 0);
+                tau = hk[0];
+                etau = std::exp(tau + ref);
+            } else if (rn > 0) {
+                hk[hn] = std::log(-std::log(u)) - lw;
+                hm[hn] = m;
+                sift_up_max(hk, hm, hn);
+                ++hn;
+                if (hn == rn) {
+                    tau = hk[0];
+                    etau = std::exp(tau + ref);
+                }
+            }
+        }
+        if ((proven && a == r.nr - 1) || race_may_stop(k, s.tail[a + 1] + outside, s.heavy.rest, q)) stopped = true;
+    }
+    if (!stopped || hn < rn) return false;
+    s.order.resize(hn);
+    std::iota(s.order.begin(), s.order.end(), 0);
+    std::stable_sort(s.order.begin(), s.order.end(), [hk](int64_t a, int64_t b) { return hk[a] < hk[b]; });
+    for (int64_t j = 0; j < hn; ++j) out.set(o + have + j, hm[s.order[j]]);
+    return true;
+}
+
+// ------------------------------------------------------------ fixed degrees: shared decisions
+
+// What every driver of a cell shares for fixed-degree draws (built once per cell).
+struct DegreeCell {
+    bool has_table = false;  // the window carries proposal weight
+    double sumw = 0.0;
+    double weff = 0.0;        // members carrying the window's weight, counted at the largest bound
+    bool fast_enough = true;  // proven acceptance rate at least MIN_ACCEPT (or unknown)
+};
+
+// Per-cell setup shared by sampling and by the exact-fallback prediction: proven mass bound of
+// each entry (s.eb) and, when a check without multapses will read it, the entries by
+// decreasing member lower bound (s.lo_order).
+inline DegreeCell degree_cell(const Window& e, const OffsetTable& tab, bool multapses, Scratch& s) {
+    DegreeCell dc;
+    int64_t wcount = 0;
+    double emax = 0.0;
+    for (int64_t t = 0; t < e.n; ++t) {
+        dc.sumw += e.w[t];
+        wcount += e.count[t];
+        if (e.w[t] > 0.0 && tab.scaled_upper[e.idx[t]] > emax) emax = tab.scaled_upper[e.idx[t]];
+    }
+    dc.has_table = dc.sumw > 0.0;
+    dc.weff = emax > 0.0 ? std::min(static_cast<double>(wcount), dc.sumw / emax) : 0.0;
+    dc.fast_enough = e.low == 0.0 || e.low >= MIN_ACCEPT * dc.sumw;
+    s.eb.resize(std::max<int64_t>(e.n, 1));
+    for (int64_t t = 0; t < e.n; ++t)
+        s.eb[t] = tab.cls[e.idx[t]] == CLS_PROPOSED ? e.w[t] : static_cast<double>(e.count[t]) * EXP_CUTOFF;
+    const int64_t n = (!multapses && dc.has_table && e.miss > 0.0) ? e.n : 0;
+    s.lo_order.resize(n);
+    s.neg.resize(n);
+    for (int64_t t = 0; t < n; ++t) s.neg[t] = -tab.scaled_lower[e.idx[t]];
+    std::iota(s.lo_order.begin(), s.lo_order.end(), 0);
+    const double* neg = s.neg.data();
+    std::stable_sort(s.lo_order.begin(), s.lo_order.end(), [neg](int64_t a, int64_t b) { return neg[a] < neg[b]; });
+    return dc;
+}
+
+// The checks of one driver with k draws; decided by the weights alone, never by random numbers.
+struct DriverChecks {
+    bool ok;   // the cell's bounds prove the window for k i.i.d. draws
+    bool ok2;  // ... and for k draws without repeats
+};
+
+inline DriverChecks driver_checks(int64_t k, const Window& e, const DegreeCell& dc, const OffsetTable& tab,
+                                  const Geometry& g, bool multapses, const Scratch& s) {
+    DriverChecks c;
+    c.ok = window_ok(k, dc.has_table, e.miss, e.low);
+    c.ok2 = c.ok;
+    if (multapses || !c.ok || e.miss == 0.0) return c;
+    // the members left after any k are taken keep at least low less the k largest member
+    // lower bounds
+    double taken = 0.0;
+    int64_t need = k;
+    for (int64_t j = 0; j < e.n; ++j) {
+        const int64_t t = s.lo_order[j];
+        const int64_t cnt = e.count[t] - ((g.exclude_self && tab.iszero[e.idx[t]]) ? 1 : 0);
+        const int64_t take = cnt < need ? cnt : need;
+        taken += static_cast<double>(take) * tab.scaled_lower[e.idx[t]];
+        need -= take;
+        if (need == 0) break;
+    }
+    c.ok2 = static_cast<double>(k) * e.miss <= TOL * (e.low - taken);
+    return c;
+}
+
+}  // namespace sc

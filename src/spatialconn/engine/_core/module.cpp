@@ -1,0 +1,365 @@
+// Python bindings of the grid engine's compiled core (nanobind). Arrays are borrowed from
+// Python; the GIL is released while the loops run.
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/tuple.h>
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "api.hpp"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace {
+
+template <class T>
+using In1 = nb::ndarray<const T, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+template <class T>
+using In2 = nb::ndarray<const T, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
+template <class T>
+using Out1 = nb::ndarray<T, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+using AnyOut = nb::ndarray<nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+template <class T>
+using NpArr = nb::ndarray<nb::numpy, T, nb::ndim<1>>;
+
+template <class T>
+NpArr<T> new_array(size_t n, T** data) {
+    T* p = new T[n ? n : 1];
+    nb::capsule owner(p, [](void* q) noexcept { delete[] static_cast<T*>(q); });
+    *data = p;
+    return NpArr<T>(p, {n}, owner);
+}
+
+sc::OutIdx out_index(AnyOut& a, const char* name) {
+    sc::OutIdx o;
+    o.p = a.data();
+    if (a.dtype() == nb::dtype<int64_t>())
+        o.wide = true;
+    else if (a.dtype() == nb::dtype<int32_t>())
+        o.wide = false;
+    else
+        throw std::invalid_argument(std::string(name) + " must be int32 or int64");
+    return o;
+}
+
+void need(bool cond, const char* what) {
+    if (!cond) throw std::invalid_argument(what);
+}
+
+// Python-side owners of the structs: they keep the borrowed arrays alive.
+struct PyPartners {
+    sc::Partners s;
+    In2<double> pos;
+    In1<int64_t> index, start;
+};
+
+struct PyGeometry {
+    sc::Geometry s;
+};
+
+struct PyTable {
+    sc::OffsetTable s;
+    In2<int64_t> offsets;
+    In1<int64_t> cls;
+    In1<double> upper, lower, scaled_upper, scaled_lower;
+    In1<uint8_t> iszero;
+};
+
+struct PyDrivers {
+    sc::DriverCells s;
+    In1<int64_t> cells, ptr, members, ids;
+    In2<double> pos;
+};
+
+}  // namespace
+
+NB_MODULE(_core, m) {
+    m.doc() = "Compiled core of the grid engine (C++17): cell grid, proposals, per-driver streams.";
+    m.attr("TOL") = sc::TOL;
+    m.attr("LOG_CUTOFF") = sc::LOG_CUTOFF;
+    m.attr("EXP_CUTOFF") = sc::EXP_CUTOFF;
+    m.attr("MAX_TRIALS") = sc::MAX_TRIALS;
+
+    nb::class_<PyPartners>(m, "Partners", "Partners sorted by cell (positions, original indices, cell starts).")
+        .def(
+            "__init__",
+            [](PyPartners* self, In2<double> pos, In1<int64_t> index, In1<int64_t> start) {
+                need(pos.shape(0) == index.shape(0), "Partners: pos and index differ in length");
+                new (self) PyPartners{{pos.data(), index.data(), start.data(), static_cast<int64_t>(pos.shape(0))},
+                                      pos, index, start};
+            },
+            "pos"_a, "index"_a, "start"_a);
+
+    nb::class_<PyGeometry>(m, "Geometry", "Space, box of cells and the encoded kernel and mask.")
+        .def(
+            "__init__",
+            [](PyGeometry* self, In1<int64_t> G, In1<int64_t> B, In1<int64_t> S, In1<double> periods, double sign,
+               bool exclude_self, In1<double> kp, In1<double> mp) {
+                const size_t d = G.shape(0);
+                need(d >= 1 && d <= 3 && B.shape(0) == d && S.shape(0) == d && periods.shape(0) == d,
+                     "Geometry: 1 to 3 axes");
+                need(kp.shape(0) == sc::KP_SIZE && mp.shape(0) == sc::MP_SIZE, "Geometry: kp/mp sizes");
+                new (self) PyGeometry{};
+                sc::Geometry& g = self->s;
+                g.d = static_cast<int>(d);
+                for (size_t a = 0; a < 3; ++a) {
+                    g.G[a] = a < d ? G(a) : 1;
+                    g.B[a] = a < d ? B(a) : 0;
+                    g.S[a] = a < d ? S(a) : 1;
+                    g.periods[a] = a < d ? periods(a) : sc::POS_INF;
+                }
+                g.sign = sign;
+                g.exclude_self = exclude_self;
+                for (int t = 0; t < sc::KP_SIZE; ++t) g.kp[t] = kp(t);
+                for (int t = 0; t < sc::MP_SIZE; ++t) g.mp[t] = mp(t);
+            },
+            "G"_a, "B"_a, "S"_a, "periods"_a, "sign"_a, "exclude_self"_a, "kp"_a, "mp"_a);
+
+    nb::class_<PyTable>(m, "OffsetTable", "Offsets within reach and proven bounds of log w for each.")
+        .def(
+            "__init__",
+            [](PyTable* self, In2<int64_t> offsets, In1<int64_t> mode, In1<int64_t> cls, In1<double> upper,
+               In1<double> lower, In1<double> scaled_upper, In1<double> scaled_lower, In1<uint8_t> iszero,
+               double dout, bool truncated, double ref, double log_out) {
+                const size_t W = offsets.shape(0);
+                need(cls.shape(0) == W && upper.shape(0) == W && lower.shape(0) == W &&
+                         scaled_upper.shape(0) == W && scaled_lower.shape(0) == W && iszero.shape(0) == W,
+                     "OffsetTable: arrays differ in length");
+                new (self) PyTable{{}, offsets, cls, upper, lower, scaled_upper, scaled_lower, iszero};
+                sc::OffsetTable& t = self->s;
+                t.offsets = offsets.data();
+                t.W = static_cast<int64_t>(W);
+                for (size_t a = 0; a < 3; ++a) t.mode[a] = a < mode.shape(0) ? mode(a) : 0;
+                t.cls = cls.data();
+                t.upper = upper.data();
+                t.lower = lower.data();
+                t.scaled_upper = scaled_upper.data();
+                t.scaled_lower = scaled_lower.data();
+                t.iszero = iszero.data();
+                t.dout = dout;
+                t.truncated = truncated;
+                t.ref = ref;
+                t.log_out = log_out;
+            },
+            "offsets"_a, "mode"_a, "cls"_a, "upper"_a, "lower"_a, "scaled_upper"_a, "scaled_lower"_a, "iszero"_a,
+            "dout"_a, "truncated"_a, "ref"_a, "log_out"_a);
+
+    nb::class_<PyDrivers>(m, "DriverCells", "Drivers grouped by cell, with positions and ids in the problem.")
+        .def(
+            "__init__",
+            [](PyDrivers* self, In1<int64_t> cells, In1<int64_t> ptr, In1<int64_t> members, int64_t first,
+               In2<double> pos, In1<int64_t> ids) {
+                need(ptr.shape(0) == cells.shape(0) + 1, "DriverCells: ptr must have one more entry than cells");
+                new (self) PyDrivers{{cells.data(), ptr.data(), members.data(), static_cast<int64_t>(cells.shape(0)),
+                                      first, pos.data(), ids.data()},
+                                     cells, ptr, members, ids, pos};
+            },
+            "cells"_a, "ptr"_a, "members"_a, "first"_a, "pos"_a, "ids"_a);
+
+    m.def(
+        "fixed_degree",
+        [](const PyDrivers& dc, const PyPartners& p, const PyGeometry& g, const PyTable& t, uint64_t key0,
+           uint64_t key1, uint64_t stream, In1<int64_t> degrees, In1<int64_t> outoff, int64_t n_total,
+           bool complete, bool multapses, AnyOut out_drv, AnyOut out_par, int threads) {
+            const sc::OutIdx od = out_index(out_drv, "out_drv"), op = out_index(out_par, "out_par");
+            nb::gil_scoped_release release;
+            return sc::fixed_degree(dc.s, p.s, g.s, t.s, sc::Streams{key0, key1, stream}, degrees.data(),
+                                    outoff.data(), n_total, complete, multapses, od, op, threads);
+        },
+        "drivers"_a, "partners"_a, "geometry"_a, "table"_a, "key0"_a, "key1"_a, "stream"_a, "degrees"_a,
+        "outoff"_a, "n_total"_a, "complete"_a, "multapses"_a, "out_drv"_a, "out_par"_a, "threads"_a,
+        "Fixed-degree draws; returns 1 if a driver needed partners outside the box.");
+
+    m.def(
+        "needs_every_partner",
+        [](const PyDrivers& dc, const PyPartners& p, const PyGeometry& g, const PyTable& t, In1<int64_t> degrees,
+           int64_t n_total, bool multapses, bool positive, bool shortcut, Out1<uint8_t> out, int threads) {
+            nb::gil_scoped_release release;
+            sc::needs_every_partner(dc.s, p.s, g.s, t.s, degrees.data(), n_total, multapses, positive, shortcut,
+                                    out.data(), threads);
+        },
+        "drivers"_a, "partners"_a, "geometry"_a, "table"_a, "degrees"_a, "n_total"_a, "multapses"_a,
+        "positive"_a, "shortcut"_a, "out"_a, "threads"_a);
+
+    m.def(
+        "candidate_counts",
+        [](const PyDrivers& dc, const PyPartners& p, const PyGeometry& g, const PyTable& t, Out1<int64_t> out,
+           int threads) {
+            nb::gil_scoped_release release;
+            sc::candidate_counts(dc.s, p.s, g.s, t.s, out.data(), threads);
+        },
+        "drivers"_a, "partners"_a, "geometry"_a, "table"_a, "out"_a, "threads"_a);
+
+    m.def(
+        "row_log_totals",
+        [](const PyDrivers& dc, const PyPartners& p, const PyGeometry& g, const PyTable& t, Out1<double> out,
+           int threads) {
+            nb::gil_scoped_release release;
+            sc::row_log_totals(dc.s, p.s, g.s, t.s, out.data(), threads);
+        },
+        "drivers"_a, "partners"_a, "geometry"_a, "table"_a, "out"_a, "threads"_a);
+
+    m.def(
+        "bernoulli",
+        [](const PyDrivers& dc, const PyPartners& p, const PyGeometry& g, const PyTable& t, uint64_t key0,
+           uint64_t key1, uint64_t stream, double pr, Out1<int64_t> counts, In1<int64_t> outoff, AnyOut out_drv,
+           AnyOut out_par, bool write, int threads) {
+            sc::OutIdx od, op;
+            if (write) {
+                od = out_index(out_drv, "out_drv");
+                op = out_index(out_par, "out_par");
+            }
+            nb::gil_scoped_release release;
+            sc::bernoulli(dc.s, p.s, g.s, t.s, sc::Streams{key0, key1, stream}, pr, counts.data(), outoff.data(),
+                          od, op, write, threads);
+        },
+        "drivers"_a, "partners"_a, "geometry"_a, "table"_a, "key0"_a, "key1"_a, "stream"_a, "p"_a, "counts"_a,
+        "outoff"_a, "out_drv"_a, "out_par"_a, "write"_a, "threads"_a);
+
+    // ------------------------------------------------------------------ grid building
+
+    m.def(
+        "cells_of",
+        [](In2<double> pos, In1<double> lo, In1<double> h, In1<int64_t> G, Out1<int64_t> out) {
+            const size_t n = pos.shape(0), d = pos.shape(1);
+            need(lo.shape(0) == d && h.shape(0) == d && G.shape(0) == d && out.shape(0) == n, "cells_of: shapes");
+            const double* x = pos.data();
+            int64_t* o = out.data();
+            nb::gil_scoped_release release;
+            for (size_t i = 0; i < n; ++i) {
+                int64_t flat = 0;
+                for (size_t a = 0; a < d; ++a) {
+                    int64_t c = static_cast<int64_t>(std::floor((x[i * d + a] - lo(a)) / h(a)));
+                    if (c < 0)
+                        c = 0;
+                    else if (c >= G(a))
+                        c = G(a) - 1;
+                    flat = flat * G(a) + c;
+                }
+                o[i] = flat;
+            }
+        },
+        "pos"_a, "lo"_a, "h"_a, "G"_a, "out"_a, "Flat cell of each position (clamped to the grid).");
+
+    m.def(
+        "counting_sort",
+        [](In1<int64_t> cells, Out1<int64_t> start, Out1<int64_t> order) {
+            const size_t n = cells.shape(0), ncell = start.shape(0) - 1;
+            need(order.shape(0) == n, "counting_sort: order must match cells");
+            int64_t* st = start.data();
+            int64_t* od = order.data();
+            const int64_t* c = cells.data();
+            nb::gil_scoped_release release;
+            std::fill(st, st + ncell + 1, 0);
+            for (size_t i = 0; i < n; ++i) st[c[i] + 1] += 1;
+            for (size_t k = 0; k < ncell; ++k) st[k + 1] += st[k];
+            std::vector<int64_t> fill(st, st + ncell);
+            for (size_t i = 0; i < n; ++i) od[fill[c[i]]++] = static_cast<int64_t>(i);  // stable
+        },
+        "cells"_a, "start"_a, "order"_a, "Stable counting sort by cell: cell starts and the order.");
+
+    m.def(
+        "group_drivers",
+        [](In1<int64_t> driver_cell, int64_t first, int64_t stop, int64_t ncell) {
+            const int64_t n = stop - first;
+            const int64_t* dc = driver_cell.data();
+            std::vector<int64_t> cnt(ncell + 1, 0);
+            for (int64_t i = first; i < stop; ++i) cnt[dc[i] + 1] += 1;
+            int64_t k = 0;
+            for (int64_t c = 0; c < ncell; ++c) {
+                if (cnt[c + 1] > 0) ++k;
+                cnt[c + 1] += cnt[c];
+            }
+            int64_t *members, *cells, *ptr;
+            auto a_members = new_array<int64_t>(n, &members);
+            auto a_cells = new_array<int64_t>(k, &cells);
+            auto a_ptr = new_array<int64_t>(k + 1, &ptr);
+            std::vector<int64_t> fill(cnt.begin(), cnt.end() - 1);
+            for (int64_t i = first; i < stop; ++i) members[fill[dc[i]]++] = i;
+            k = 0;
+            for (int64_t c = 0; c < ncell; ++c)
+                if (cnt[c + 1] > cnt[c]) {
+                    cells[k] = c;
+                    ptr[k] = cnt[c];
+                    ++k;
+                }
+            ptr[k] = n;
+            return nb::make_tuple(a_cells, a_ptr, a_members);
+        },
+        "driver_cell"_a, "first"_a, "stop"_a, "ncell"_a,
+        "Non-empty cells of drivers first:stop, with their drivers in ascending order: (cells, ptr, members).");
+
+    // ------------------------------------------------------------------ primitives (for tests)
+
+    m.def(
+        "rng_uniform",
+        [](uint64_t key0, uint64_t key1, int64_t driver, uint64_t stream, size_t n, bool open) {
+            double* o;
+            auto a = new_array<double>(n, &o);
+            sc::Rng r;
+            r.seed(key0, key1, driver, stream);
+            for (size_t i = 0; i < n; ++i) o[i] = open ? r.uniform_open() : r.uniform();
+            return a;
+        },
+        "key0"_a, "key1"_a, "driver"_a, "stream"_a, "n"_a, "open"_a = false,
+        "The first n uniforms of a driver's stream ([0, 1), or (0, 1) with open).");
+
+    m.def(
+        "rng_u64",
+        [](uint64_t key0, uint64_t key1, int64_t driver, uint64_t stream, size_t n) {
+            uint64_t* o;
+            auto a = new_array<uint64_t>(n, &o);
+            sc::Rng r;
+            r.seed(key0, key1, driver, stream);
+            for (size_t i = 0; i < n; ++i) o[i] = r.next();
+            return a;
+        },
+        "key0"_a, "key1"_a, "driver"_a, "stream"_a, "n"_a, "The first n raw 64-bit outputs of a driver's stream.");
+
+    m.def(
+        "rng_below",
+        [](uint64_t key0, uint64_t key1, int64_t driver, uint64_t stream, int64_t bound, size_t n) {
+            need(bound >= 1, "bound must be >= 1");
+            int64_t* o;
+            auto a = new_array<int64_t>(n, &o);
+            sc::Rng r;
+            r.seed(key0, key1, driver, stream);
+            for (size_t i = 0; i < n; ++i) o[i] = r.below(bound);
+            return a;
+        },
+        "key0"_a, "key1"_a, "driver"_a, "stream"_a, "bound"_a, "n"_a, "n uniform integers in [0, bound).");
+
+    m.def(
+        "alias_draws",
+        [](In1<double> w, uint64_t key0, size_t n) {
+            const int64_t k = static_cast<int64_t>(w.shape(0));
+            std::vector<double> prob(std::max<int64_t>(k, 1));
+            std::vector<int64_t> alias(std::max<int64_t>(k, 1)), small, large;
+            if (!sc::alias_table(w.data(), k, prob.data(), alias.data(), small, large))
+                throw std::invalid_argument("alias_draws: every weight is 0");
+            int64_t* o;
+            auto a = new_array<int64_t>(n, &o);
+            sc::Rng r;
+            r.seed(key0, 0, 0, 0);
+            for (size_t i = 0; i < n; ++i) o[i] = sc::propose(r, k, prob.data(), alias.data());
+            return a;
+        },
+        "w"_a, "key0"_a, "n"_a, "n draws from a Vose alias table over the weights w.");
+
+    m.def(
+        "hash_set",
+        [](In1<int64_t> values, size_t size) {
+            need(size > 0 && (size & (size - 1)) == 0, "size must be a power of two");
+            need(values.shape(0) < size, "more values than slots");
+            std::vector<int64_t> table(size, -1);
+            bool* o;
+            auto a = new_array<bool>(values.shape(0), &o);
+            for (size_t i = 0; i < values.shape(0); ++i) o[i] = sc::set_add(table, values(i));
+            for (size_t i = 0; i < values.shape(0); ++i) need(sc::set_has(table, values(i)), "hash_set lost a value");
+            return a;
+        },
+        "values"_a, "size"_a, "Insert values into the engine's hash set: whether each was new.");
+}
