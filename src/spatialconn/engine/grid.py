@@ -38,13 +38,15 @@ run on ``SPATIALCONN_THREADS`` threads (default: the CPUs this process may
 use), with the GIL released.
 
 Compiled: every built-in kernel and mask, shifted kernels, periodic
-space, 1–3 D. Three kernels are delegated to the reference engine's code
-(so ``engine="grid"`` accepts every problem, at reference speed for
-these): :class:`~spatialconn.CustomKernel` (a Python callable, which
-compiled code cannot call), :class:`~spatialconn.Expression` (its
-bytecode is evaluated by the numpy interpreter until compiled code runs
-it) and :class:`~spatialconn.Gamma` with ``kappa < 1`` (infinite at zero
-distance). :func:`native` tells which.
+space, 1–3 D, and :class:`~spatialconn.Expression` kernels (the core
+runs their log bytecode per pair, ``_core/expr.hpp``; each offset's
+bounds come from the expression's interval arithmetic over the offset's
+box of displacements; a NaN or infinite value at a pair is flagged by the
+core and raised here). Two kernels are delegated to the reference
+engine's code (so ``engine="grid"`` accepts every problem, at reference
+speed for these): :class:`~spatialconn.CustomKernel` (a Python callable,
+which compiled code cannot call) and :class:`~spatialconn.Gamma` with
+``kappa < 1`` (infinite at zero distance). :func:`native` tells which.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ import numpy as np
 
 from ..problem import Problem
 from ..rng import global_generator
-from ._encoding import Profile, encodable, encodable_mask, encode_mask
+from ._encoding import K_EXPR, Profile, encodable, encodable_mask, encode_mask
 from ._index import Grid, _core, box, build_grid, cell_side, offset_table
 
 #: stream tags of this engine's per-driver generators
@@ -112,7 +114,9 @@ class _Plan:
         reach, prof = problem.reach, self.profile
         if math.isfinite(reach):
             radius, level, truncated = reach, -math.inf, False
-        elif prof.decays:
+        elif prof.decays and (prof.kind != K_EXPR or prof.base.positive_everywhere or level_key is not None):
+            # (counts and totals assume every partner outside a truncated window is a candidate:
+            # an expression that may be 0 there is counted over every cell)
             if level_key is None:
                 level = prof.log_peak - math.log(n_p) - TRUNCATION_MARGIN
             elif isinstance(level_key, tuple):
@@ -233,6 +237,13 @@ def _space(view):
     return partners, geometry
 
 
+def _finite(geometry):
+    """``ValueError`` if an expression kernel was NaN or infinite at a pair the core evaluated."""
+    if geometry.nan_seen:
+        raise ValueError("the expression kernel is NaN or infinite at some pair (an invalid operation such as "
+                         "log or sqrt of a negative number, or 1/0); kernel values must be finite")
+
+
 def _compiled(table):
     """The compiled offset table of a ``_Plan.table`` entry."""
     tab, iszero, dout, truncated = table
@@ -253,8 +264,10 @@ def candidate_counts(problem: Problem) -> np.ndarray:
     if problem.n_drivers == 0 or problem.n_partners == 0:
         return out
     plan = _plan(problem)
-    _core.candidate_counts(_drivers(plan, 0, problem.n_drivers), *_space(plan), _compiled(plan.table(problem)), out,
+    partners, geometry = _space(plan)
+    _core.candidate_counts(_drivers(plan, 0, problem.n_drivers), partners, geometry, _compiled(plan.table(problem)), out,
                            threads())
+    _finite(geometry)
     return out
 
 
@@ -266,8 +279,10 @@ def row_log_totals(problem: Problem) -> np.ndarray:
     if problem.n_drivers == 0 or problem.n_partners == 0:
         return out
     plan = _plan(problem)
-    _core.row_log_totals(_drivers(plan, 0, problem.n_drivers), *_space(plan), _compiled(plan.table(problem)), out,
+    partners, geometry = _space(plan)
+    _core.row_log_totals(_drivers(plan, 0, problem.n_drivers), partners, geometry, _compiled(plan.table(problem)), out,
                          threads())
+    _finite(geometry)
     return out
 
 
@@ -282,9 +297,11 @@ def _fixed(view, table, degrees: np.ndarray, multapses: bool, start: int, stop: 
     out_drv = np.empty(total, dtype)
     out_par = np.empty(total, dtype)
     k0, k1 = _key(view)
-    status = _core.fixed_degree(_drivers(view, start, stop), *_space(view), _compiled(table), k0, k1, stream, deg,
+    partners, geometry = _space(view)
+    status = _core.fixed_degree(_drivers(view, start, stop), partners, geometry, _compiled(table), k0, k1, stream, deg,
                                 outoff, int(view.n_partners), bool(view.complete), bool(multapses), out_drv,
                                 out_par, threads())
+    _finite(geometry)
     if status:
         raise RuntimeError("a driver needed partners outside its piece's box; the piece was cut wrongly "
                            "(please report this as a bug)")
@@ -373,7 +390,8 @@ def _bernoulli(view, table, p: float, start: int, stop: int, dtype):
     if p == 0 or stop <= start or view.grid.pos.shape[0] == 0:
         return np.empty(0, dtype), np.empty(0, dtype)
     k0, k1 = _key(view)
-    head = (_drivers(view, start, stop), *_space(view), _compiled(table), k0, k1, STREAM_DEGREE, float(p))
+    partners, geometry = _space(view)
+    head = (_drivers(view, start, stop), partners, geometry, _compiled(table), k0, k1, STREAM_DEGREE, float(p))
     counts = np.zeros(stop - start, dtype=np.int64)
     dummy = np.empty(0, dtype)
     _core.bernoulli(*head, counts, counts, dummy, dummy, False, threads())
@@ -383,6 +401,7 @@ def _bernoulli(view, table, p: float, start: int, stop: int, dtype):
     out_drv = np.empty(total, dtype)
     out_par = np.empty(total, dtype)
     _core.bernoulli(*head, counts, outoff, out_drv, out_par, True, threads())
+    _finite(geometry)
     return out_drv, out_par
 
 
@@ -467,9 +486,11 @@ def exact_fallbacks(problem: Problem, degrees: np.ndarray, multapses: bool, shor
     table = plan.table(problem, degree_key(degrees, multapses))
     if table[3]:  # truncated
         flags = np.zeros(problem.n_drivers, dtype=np.uint8)
-        _core.needs_every_partner(_drivers(plan, 0, problem.n_drivers), *_space(plan), _compiled(table), degrees,
+        partners, geometry = _space(plan)
+        _core.needs_every_partner(_drivers(plan, 0, problem.n_drivers), partners, geometry, _compiled(table), degrees,
                                   int(problem.n_partners), bool(multapses), bool(problem.positive_everywhere),
                                   bool(shortcut), flags, threads())
+        _finite(geometry)
         out = flags.astype(bool)
     return out
 
