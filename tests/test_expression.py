@@ -544,3 +544,21 @@ def test_the_grid_engine_runs_expressions_compiled():
         sc.connect(pos, rule=sc.FixedOutDegree(5), kernel=bad, engine="reference", seed=1)
     with pytest.raises(ValueError, match="uses dz but the positions have only 2"):
         sc.connect(pos, rule=sc.FixedOutDegree(5), kernel=sc.Expression("exp(-d**2 - dz**2)"), engine="grid")
+
+
+@pytest.mark.parametrize("text", EXPRESSIONS)
+def test_compiled_core_evaluates_like_the_numpy_interpreter(text):
+    """Each driver's only partner is at the origin: its row total is the log weight of one displacement."""
+    from spatialconn.connect import _plan
+    from spatialconn.engine import grid, reference
+
+    rng = np.random.default_rng(4)
+    drivers = rng.normal(size=(3000, 3))
+    drivers[:3] = 0.0
+    kernel = sc.Expression(text, cutoff=50.0, **PARAMS)
+    job = _plan(drivers, np.zeros((1, 3)), rule=sc.FixedOutDegree(0), kernel=kernel, mask=sc.Disc(40.0))
+    assert grid.native(job.problem)
+    got, want = grid.row_log_totals(job.problem), reference.row_log_totals(job.problem)
+    assert np.array_equal(np.isfinite(got), np.isfinite(want)) and np.array_equal(got == -np.inf, want == -np.inf)
+    ok = np.isfinite(want)
+    np.testing.assert_allclose(got[ok], want[ok], rtol=1e-9, atol=1e-9)
