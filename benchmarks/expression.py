@@ -4,11 +4,11 @@ The local benchmark's problem: N uniform positions in the unit square,
 FixedOutDegree(k), Gaussian σ, built three ways:
 
 * ``sc.Gaussian(σ)`` (compiled grid engine);
-* ``sc.Expression("exp(-d**2/(2*s**2))", s=σ)`` (compiled where the grid
-  engine runs the expression bytecode, else delegated to the reference
-  engine's code like CustomKernel: the numpy interpreter over every pair);
+* ``sc.Expression("exp(-d**2/(2*s**2))", s=σ)`` (the grid engine's core
+  runs its bytecode per pair, with cell bounds from interval arithmetic);
 * ``sc.CustomKernel(lambda d: np.exp(-d**2/(2σ²)), cutoff=inf)``, a
-  vectorised numpy callable (evaluated in blocks of drivers).
+  vectorised numpy callable (the grid engine hands it to the reference
+  engine's code: evaluated over every pair, in blocks of drivers).
 
 Prints a markdown table with wall times and ratios to the built-in kernel,
 measured in this one process (kernels the grid engine runs compiled: best

@@ -52,7 +52,7 @@ def parse_args(argv=None):
     ap.add_argument("--figure", default="forum_exact_spatial.png", help="where to save the figure ('' = none)")
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--p-string", action="store_true",
-                    help=f"give the kernel as the Brian2 p string {P_STRING!r} (evaluated pair by pair)")
+                    help=f"give the kernel as the Brian2 p string {P_STRING!r}")
     args = ap.parse_args(argv)
     small = args.small
     args.sources = args.sources or (300 if small else 1200)
