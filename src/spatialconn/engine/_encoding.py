@@ -4,11 +4,14 @@ Every supported kernel and mask is encoded as a float64 array (kind code
 first, then parameters); the compiled core (``_core/weight.hpp``)
 evaluates ``log w`` of one displacement from them exactly as the numpy
 definitions in :mod:`spatialconn.kernels` and :mod:`spatialconn.masks` do.
+An :class:`~spatialconn.Expression` appends its ``log`` bytecode to the
+array (``_core/expr.hpp`` runs it per pair).
 The codes below are the ones the compiled core uses (``_core/*.hpp``);
 they are named here once for the Python side.
 :class:`Profile` gives proven upper and lower bounds of ``log K`` over sets
-of displacements described by the range of ``|x - mu|``, which is what the
-spatial index needs to build exact rejection proposals.
+of displacements described by the range of ``|x - mu|`` (for expressions,
+also by the box of each component: :meth:`Profile.box_bounds`), which is
+what the spatial index needs to build exact rejection proposals.
 """
 
 from __future__ import annotations

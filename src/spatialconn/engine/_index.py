@@ -25,7 +25,7 @@ except ImportError as exc:  # pragma: no cover - a source checkout whose extensi
         "with `pip install .` (or `pip install -e .` in a checkout), or for PYTHONPATH=src run "
         "`cmake -S . -B build -DPython_EXECUTABLE=$(which python) && cmake --build build`"
     ) from exc
-from ._encoding import (K_EXPR, CLS_DROPPED, CLS_PROPOSED, CLS_ZERO, LOG_CUTOFF, M_ANNULUS, M_BOX, M_DISC,
+from ._encoding import (CLS_DROPPED, CLS_PROPOSED, CLS_ZERO, K_EXPR, LOG_CUTOFF, M_ANNULUS, M_BOX, M_DISC,
                         M_ELLIPSE, M_NONE, MODE_ALL, MODE_OPEN, MODE_WRAP, Profile)
 
 #: cell side in units of the kernel's scale, by dimension (speed only, never results)
