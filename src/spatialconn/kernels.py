@@ -800,15 +800,8 @@ class Expression(Kernel):
             return math.inf
         hi = float(radii[ok[0]])
         lo = 0.0 if ok[0] == 0 else float(radii[ok[0] - 1])
-        for _ in range(60):  # the bound never grows with R: bisect
-            mid = 0.5 * (lo + hi)
-            if self._far_upper(np.array([mid]), ndim)[0] <= level:
-                hi = mid
-            else:
-                lo = mid
-            if hi - lo <= 1e-9 * hi:
-                break
-        return hi
+        fine = np.linspace(lo, hi, 2049)[1:]  # the bound never grows with R: the first that qualifies
+        return float(fine[np.argmax(self._far_upper(fine, ndim) <= level)])
 
     def decays(self, ndim: int = 3) -> bool:
         """Whether ``K`` provably decays: its bound over ``d >= R`` falls to ``e^-40`` of its (finite) peak's.
