@@ -59,7 +59,7 @@ inline double eval_expr(const int32_t* code, int n, const double* consts, double
             case E_SUB: x = x - b; break;
             case E_MUL: x = x * b; break;
             case E_DIV: x = x / b; break;
-            case E_POW: x = bad ? nan : std::pow(x, b); break;
+            case E_POW: x = bad ? nan : (b == 2.0 ? x * x : std::pow(x, b)); break;  // x*x: pow(x, 2) exactly
             case E_ATAN2: x = std::atan2(x + 0.0, b + 0.0); break;
             case E_MIN: x = bad ? nan : (b < x ? b : x); break;
             case E_MAX: x = bad ? nan : (b > x ? b : x); break;
