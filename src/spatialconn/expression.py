@@ -55,8 +55,9 @@ The same bytecode has two interpreters here: :meth:`Program.evaluate`
 (vectorised numpy, the reference) and :meth:`Program.bounds` (interval
 arithmetic over boxes of ``(d, dx, dy, dz)`` ranges, sound: every value of
 the expression at a point of the box lies within the bounds, despite
-rounding). A C++ engine needs only the pointwise interpreter in its pair
-loop; the bounds of its cell offsets can come from :meth:`Program.bounds`.
+rounding). The grid engine's compiled core runs the same bytecode per pair
+(``engine/_core/expr.hpp``, same NaN rules) and takes the bounds of its
+cell offsets from :meth:`Program.bounds`.
 
 Negative values are clipped to 0 (as Brian2 treats ``p < 0``). An invalid
 operation (``log`` or ``sqrt`` of a negative number, ``0/0``, ``inf - inf``)
