@@ -83,3 +83,121 @@ def test_large_projection_uses_a_driver_subset():
 def _failed(s, t, proj, tgt=POS):
     report = check_projection(s, t, proj, POS, tgt)
     return [c.name for c in report.checks if not c.passed]
+
+
+# -- family-wise false alarms (Holm) ---------------------------------------------------------------
+SPEC = """
+seed = {seed}
+[space]
+extent = [[0.0, 1.0], [0.0, 1.0]]
+periodic = true
+[populations.a]
+positions = "uniform"
+n = 500
+extent = [[0.0, 1.0], [0.0, 1.0]]
+[populations.b]
+positions = "grid"
+shape = [15, 15]
+extent = [[0.0, 1.0], [0.0, 1.0]]
+[projections.aa]
+source = "a"
+rule = {{ type = "FixedOutDegree", k = 12 }}
+kernel = {{ type = "Exponential", scale = 0.07 }}
+multapses = false
+autapses = false
+[projections.ab]
+source = "a"
+target = "b"
+rule = {{ type = "FixedInDegree", k = 20 }}
+kernel = {{ type = "Gaussian", sigma = {sigma} }}
+[projections.ba]
+source = "b"
+target = "a"
+rule = {{ type = "FixedTotalNumber", n = 3000, sources = "uniform" }}
+kernel = {{ type = "Gaussian", sigma = 0.08, mean = 0.05 }}
+mask = {{ type = "Disc", radius = 0.3 }}
+multapses = false
+[projections.bb]
+source = "b"
+rule = {{ type = "PairwiseBernoulli", p = 0.5 }}
+kernel = {{ type = "Gaussian", sigma = 0.1 }}
+autapses = false
+"""
+
+
+def _run(tmp_path, seed, sigma=0.1, checked_sigma=0.1):
+    """Build the spec (with ``sigma``) and check it against the spec (with ``checked_sigma``), as the CLI does."""
+    from spatialconn.check import holm
+    from spatialconn.spec import load
+
+    built = tmp_path / f"built{seed}.toml"
+    built.write_text(SPEC.format(seed=seed, sigma=sigma))
+    spec = tmp_path / f"spec{seed}.toml"
+    spec.write_text(SPEC.format(seed=seed, sigma=checked_sigma))
+    net, ref = load(built), load(spec)
+    reports = []
+    for name, proj in ref.projections.items():
+        conn = net.connect(name)
+        reports.append(check_projection(conn.sources, conn.targets, proj, ref.populations[proj.source].positions,
+                                        ref.populations[proj.target].positions, alpha=None))
+    holm(reports)
+    return reports
+
+
+def test_twenty_correct_builds_raise_no_alarm_and_a_wrong_one_fails(tmp_path):
+    """20 seeds of a correct network: no FAIL at the default family-wise level (1e-3 per run)."""
+    pvalues = []
+    for seed in range(20):
+        reports = _run(tmp_path, seed)
+        assert all(r.passed for r in reports), "\n".join(line for r in reports for line in r.lines())
+        pvalues += [c.pvalue for r in reports for c in r.checks if c.pvalue is not None]
+    assert len(pvalues) == 20 * 5  # a distance test per projection, a count test for Bernoulli
+    # negative control: the in-degree projection built with sigma = 0.13 instead of 0.1
+    wrong = _run(tmp_path, 99, sigma=0.13)
+    assert [r.passed for r in wrong] == [True, False, True, True]
+
+
+def test_holm_judges_the_family():
+    from spatialconn.check import Report, holm
+
+    r = Report("x")
+    r.add("indices", True, "fine")
+    for p in (0.0002, 0.0004, 0.2):
+        r.add("t", True, "", pvalue=p)
+    assert holm([r], alpha=1e-3) == 3
+    # 3 * 0.0002 = 0.0006 <= 1e-3 fails; then max(0.0006, 2 * 0.0004) = 0.0008 fails too
+    assert [c.passed for c in r.checks] == [True, False, False, True]
+    assert "Holm-adjusted p = 0.0008" in "\n".join(r.lines())
+    with pytest.raises(ValueError, match="alpha must lie in"):
+        holm([r], alpha=0)
+
+
+def test_check_from_python_with_sc_check():
+    pos = np.random.default_rng(3).random((400, 2))
+    kw = {"rule": sc.FixedInDegree(6), "kernel": sc.Gaussian(0.08), "space": TORUS, "multapses": False,
+          "autapses": False}
+    conn = sc.connect(pos, seed=1, **kw)
+    report = sc.check(conn, **kw)
+    assert report.passed and [c.name for c in report.checks] == ["indices", "counts", "autapses", "multapses",
+                                                                  "weights", "distances"]
+    assert not sc.check(conn, **{**kw, "kernel": sc.Gaussian(0.06)}).passed
+    other = sc.connect(pos, OTHER, rule=sc.PairwiseBernoulli(0.3), kernel=sc.Exponential(0.05), seed=2)
+    report = sc.check(other, rule=sc.PairwiseBernoulli(0.3), kernel=sc.Exponential(0.05))
+    assert report.passed and "autapses" not in [c.name for c in report.checks]
+    with pytest.raises(TypeError, match="connections must be the Connections"):
+        sc.check((conn.sources, conn.targets), rule=sc.FixedInDegree(6))
+    from spatialconn.check import (
+        check_projection as same,  # the module stays importable as a module
+    )
+
+    assert same is check_projection
+
+
+@pytest.mark.parametrize("kw, exc, pattern", [
+    ({"alpha": 0}, ValueError, "alpha must lie in"), ({"max_pairs": 0}, ValueError, "max_pairs must be a positive"),
+    ({"replicates": 1.5}, ValueError, "replicates must be a positive"), ({"seed": -1}, ValueError, "seed must be"),
+    ({"seed": None}, TypeError, "seed must be an int")])
+def test_check_arguments_are_validated(kw, exc, pattern):
+    conn = sc.connect(POS[:50], rule=sc.FixedOutDegree(2), seed=1)
+    with pytest.raises(exc, match=pattern):
+        sc.check(conn, rule=sc.FixedOutDegree(2), **kw)

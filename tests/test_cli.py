@@ -184,8 +184,9 @@ def test_example_spec_builds_and_checks(tmp_path):
     out = tmp_path / "edges.npz"
     r = run("build", EXAMPLE, "-o", out, "-q")
     assert r.returncode == 0 and r.stdout == "", r.stderr
-    r = run("check", out, "--spec", EXAMPLE, "--alpha", "1e-4")
+    r = run("check", out, "--spec", EXAMPLE)  # the default family-wise level: no false alarm on the example
     assert r.returncode == 0, r.stdout
+    assert r.stdout.count("Holm-adjusted p = ") == 3 and "family-wise alpha = 0.001, Holm" in r.stdout
 
 
 def test_demo_small():

@@ -246,9 +246,9 @@ def test_uniform_sources_need_a_candidate_each(engine):
 
 
 def test_bernoulli_probability_above_one_raises(engine, pos):
-    with pytest.raises(ValueError, match=r"p \* K can reach 0.5 \* 2.5 = 1.25 > 1"):
+    with pytest.raises(ValueError, match=r"p \* K = 1.25 > 1 for source 0 and target 0"):
         sc.connect(pos, rule=sc.PairwiseBernoulli(0.5), kernel=sc.Gamma(1.0, 0.4), engine=engine)
-    with pytest.raises(ValueError, match=r"p \* K = 1.5 > 1 for driver 0"):
+    with pytest.raises(ValueError, match=r"p \* K = 1.5 > 1 for source 0 and target 0"):
         sc.connect(pos, rule=sc.PairwiseBernoulli(1.0), kernel=sc.CustomKernel(lambda d: 1.5 + 0 * d, cutoff=0.1),
                    engine=engine)
 

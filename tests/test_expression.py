@@ -336,7 +336,7 @@ def test_every_rule_in_every_engine(rule, multapses):
 def test_bernoulli_peak_check():
     pos = np.random.default_rng(0).random((30, 2))
     k = sc.Expression("2 * exp(-d**2/(2*s**2))", s=0.1)
-    with pytest.raises(ValueError, match="p \\* K can reach"):
+    with pytest.raises(ValueError, match="p \\* K"):
         sc.connect(pos, rule=sc.PairwiseBernoulli(0.6), kernel=k)
     sc.connect(pos, rule=sc.PairwiseBernoulli(0.5), kernel=k)
 

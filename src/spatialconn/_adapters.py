@@ -30,6 +30,7 @@ import numpy as np
 from .connect import connect as _sc_connect
 from ._units import UnitContext, plain
 from .connections import Connections
+from .rng import seed_sequence
 from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, Rule
 
 __all__ = ["child_seed", "connect_neurons"]
@@ -48,16 +49,7 @@ def child_seed(seed, *path: int) -> np.random.SeedSequence:
     >>> child_seed(7, 1).generate_state(1) == child_seed(7, 1).generate_state(1)
     array([ True])
     """
-    if seed is None:
-        base = np.random.SeedSequence()
-    elif isinstance(seed, np.random.SeedSequence):
-        base = seed
-    elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-        if seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed}")
-        base = np.random.SeedSequence(int(seed))
-    else:
-        raise TypeError(f"seed must be None, an int or a numpy SeedSequence, got {seed!r}")
+    base = seed_sequence(seed)
     return np.random.SeedSequence(base.entropy, spawn_key=tuple(base.spawn_key) + tuple(path))
 
 

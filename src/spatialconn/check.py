@@ -21,6 +21,15 @@ Large projections are tested on a random subset of drivers, so the work stays
 near ``max_pairs`` pair evaluations; conditional on the subset, the test is
 still exact.
 
+Each statistical test yields a p-value. They are judged together with Holm's
+step-down procedure at a family-wise level ``alpha`` (default 1e-3): a
+correct network fails *any* of the tests of one call with probability at
+most ``alpha``. :func:`holm` does the same over several reports (the CLI
+judges all projections of a file as one family). A FAIL of a statistical
+test therefore means: were the synapses drawn by the rule, a result this
+extreme in some test of the run would occur with probability below
+``alpha``.
+
 Examples
 --------
 >>> import numpy as np, spatialconn as sc
@@ -34,28 +43,43 @@ Examples
 True
 >>> [c.name for c in report.checks]
 ['indices', 'counts', 'autapses', 'weights', 'distances']
+>>> report.checks[-1].pvalue > 1e-3
+True
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
 
+from ._validate import positive_int
 from .problem import Problem
+from .rng import seed_sequence
 from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli
 
-__all__ = ["Check", "Report", "check_projection", "expected_distance_density"]
+__all__ = ["ALPHA", "Check", "Report", "check", "check_projection", "expected_distance_density", "holm"]
+
+#: default family-wise false-alarm rate of one check run
+ALPHA = 1e-3
 
 
 @dataclass
 class Check:
-    """One verdict: ``name``, ``passed`` and a one-line ``detail``."""
+    """One verdict: ``name``, ``passed`` and a one-line ``detail``.
+
+    Statistical tests also carry their ``pvalue`` and, once judged by
+    :func:`holm`, the Holm-``adjusted`` p-value (``passed`` is
+    ``adjusted > alpha``).
+    """
 
     name: str
     passed: bool
     detail: str
+    pvalue: float | None = None
+    adjusted: float | None = None
 
 
 @dataclass
@@ -70,17 +94,51 @@ class Report:
         """True when every check passed."""
         return all(c.passed for c in self.checks)
 
-    def add(self, name: str, passed, detail: str):
-        self.checks.append(Check(name, bool(passed), detail))
+    def add(self, name: str, passed, detail: str, pvalue: float | None = None):
+        self.checks.append(Check(name, bool(passed), detail, None if pvalue is None else float(pvalue)))
 
     def lines(self) -> list:
-        """Human-readable lines, one per check."""
+        """Human-readable lines, one per check (statistical tests with raw and Holm-adjusted p)."""
         head = f"{self.projection}: {'PASS' if self.passed else 'FAIL'}"
-        return [head] + [f"  {'ok  ' if c.passed else 'FAIL'} {c.name:<10} {c.detail}" for c in self.checks]
+        out = [head]
+        for c in self.checks:
+            extra = "" if c.adjusted is None else f"; Holm-adjusted p = {c.adjusted:.3g}"
+            out.append(f"  {'ok  ' if c.passed else 'FAIL'} {c.name:<10} {c.detail}{extra}")
+        return out
+
+
+def holm(reports, alpha: float = ALPHA) -> int:
+    """Judge every statistical test of ``reports`` as one family (Holm's step-down procedure).
+
+    Sets each test's Holm-adjusted p-value, ``min(1, max_{j <= i} (m - j + 1) p_(j))``
+    over the ``m`` p-values in increasing order, and ``passed = adjusted > alpha``:
+    the probability that a correct network fails any of the tests is at most
+    ``alpha``, whatever the dependence between the tests. Returns ``m``.
+
+    Examples
+    --------
+    >>> r = Report("p")
+    >>> for name, p in (("a", 0.01), ("b", 0.0004), ("c", 0.3)):
+    ...     r.add(name, True, "", pvalue=p)
+    >>> holm([r], alpha=0.001)
+    3
+    >>> [(c.name, round(c.adjusted, 4), c.passed) for c in r.checks]
+    [('a', 0.02, True), ('b', 0.0012, True), ('c', 0.3, True)]
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+    tests = [c for r in reports for c in r.checks if c.pvalue is not None]
+    m = len(tests)
+    running = 0.0
+    for rank, c in enumerate(sorted(tests, key=lambda c: c.pvalue)):
+        running = max(running, min(1.0, (m - rank) * c.pvalue))
+        c.adjusted = running
+        c.passed = running > alpha
+    return m
 
 
 def check_projection(sources, targets, projection, source_positions, target_positions, *,
-                     alpha: float = 0.01, max_pairs: int = 20_000_000, replicates: int = 20,
+                     alpha: float | None = ALPHA, max_pairs: int = 20_000_000, replicates: int = 20,
                      seed: int = 0) -> Report:
     """Check the synapses ``sources[i] -> targets[i]`` of one projection.
 
@@ -92,8 +150,10 @@ def check_projection(sources, targets, projection, source_positions, target_posi
         What should have produced them (rule, kernel, mask, space, flags);
         with ``rule=None`` only the indices are checked.
     source_positions, target_positions : (N, d) arrays
-    alpha : float, default 0.01
-        Significance level of the statistical tests (count z-test, KS).
+    alpha : float or None, default 1e-3
+        Family-wise level of the report's statistical tests (count z-test,
+        KS), judged together by :func:`holm`. ``None`` leaves them undecided
+        (``passed`` True) for the caller to judge with others.
     max_pairs : int, default 2·10^7
         Pair evaluations allowed for the distance test (a quarter of it for
         the two-sample test, which evaluates each pair ``replicates`` times);
@@ -113,6 +173,13 @@ def check_projection(sources, targets, projection, source_positions, target_posi
     --------
     See the module docstring.
     """
+    positive_int(max_pairs, "max_pairs")
+    positive_int(replicates, "replicates")
+    if alpha is not None and not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+    if seed is None or isinstance(seed, np.random.SeedSequence):
+        raise TypeError(f"seed must be an int (the check is deterministic), got {seed!r}")
+    seed_sequence(seed)  # the shared parser: a non-negative int
     s = np.asarray(sources, dtype=np.int64)
     t = np.asarray(targets, dtype=np.int64)
     src = np.asarray(source_positions, dtype=np.float64)
@@ -131,7 +198,7 @@ def check_projection(sources, targets, projection, source_positions, target_posi
     if rule is None:  # e.g. a SONATA circuit checked without its spec: nothing more to compare with
         return report
     problem, drivers, partners = _setup(s, t, projection, src, tgt)
-    _counts(report, rule, s, t, n_s, n_t, problem, drivers, partners, alpha, max_pairs, seed)
+    _counts(report, rule, s, t, n_s, n_t, problem, drivers, partners, max_pairs, seed)
     if projection.recurrent and not projection.autapses:
         n_aut = int(np.count_nonzero(s == t))
         report.add("autapses", n_aut == 0, "none (autapses = false)" if n_aut == 0 else
@@ -148,8 +215,9 @@ def check_projection(sources, targets, projection, source_positions, target_posi
                if not zero.any() else f"{int(zero.sum())} synapses have zero weight, e.g. "
                f"{s[zero][0]} -> {t[zero][0]} (outside the mask or the kernel's support)")
     if len(s):
-        _distances(report, rule, projection, problem, drivers, partners, alpha, max_pairs,
-                   replicates, seed)
+        _distances(report, rule, projection, problem, drivers, partners, max_pairs, replicates, seed)
+    if alpha is not None:
+        holm([report], alpha)
     return report
 
 
@@ -167,7 +235,7 @@ def _setup(s, t, projection, src, tgt):
 
 
 # -- counts --------------------------------------------------------------------
-def _counts(report, rule, s, t, n_s, n_t, problem, drivers, partners, alpha, max_pairs, seed):
+def _counts(report, rule, s, t, n_s, n_t, problem, drivers, partners, max_pairs, seed):
     if isinstance(rule, (FixedOutDegree, FixedInDegree)):
         n = n_t if isinstance(rule, FixedInDegree) else n_s
         side = "target" if isinstance(rule, FixedInDegree) else "source"
@@ -196,12 +264,12 @@ def _counts(report, rule, s, t, n_s, n_t, problem, drivers, partners, alpha, max
         z = (got - q) / np.sqrt(var) if var > 0 else (0.0 if got == q else np.inf)
         pval = 2 * stats.norm.sf(abs(z))
         scope = "" if len(sub) == problem.n_drivers else f" (from {len(sub)} random sources)"
-        report.add("counts", pval >= alpha, f"{got} synapses{scope}, expected {q:.1f} ± {np.sqrt(var):.1f} "
-                   f"(z = {z:.2f}, p = {pval:.3g})")
+        report.add("counts", True, f"{got} synapses{scope}, expected {q:.1f} ± {np.sqrt(var):.1f} "
+                   f"(z = {z:.2f}, p = {pval:.3g})", pvalue=pval)
 
 
 # -- distances -----------------------------------------------------------------
-def _distances(report, rule, projection, problem, drivers, partners, alpha, max_pairs, replicates, seed):
+def _distances(report, rule, projection, problem, drivers, partners, max_pairs, replicates, seed):
     fresh = not projection.multapses and not isinstance(rule, PairwiseBernoulli)
     budget = max_pairs // 4 if fresh else max_pairs
     sub = _subset(problem, budget, seed)
@@ -219,8 +287,8 @@ def _distances(report, rule, projection, problem, drivers, partners, alpha, max_
         d = _ks_exact(rule, problem, sub, drivers, np.sort(obs))
         pval = float(stats.kstwo.sf(d, len(obs)))
         how = "KS against the exact expectation"
-    report.add("distances", pval >= alpha, f"{how}: D = {d:.4f}, p = {pval:.3g} "
-               f"({len(obs)} synapses{scope}; mean {obs.mean():.4g})")
+    report.add("distances", True, f"{how}: D = {d:.4f}, p = {pval:.3g} "
+               f"({len(obs)} synapses{scope}; mean {obs.mean():.4g})", pvalue=pval)
 
 
 def _subset(problem, max_pairs, seed) -> np.ndarray:
@@ -257,10 +325,12 @@ def _pair_distances(problem, drivers, partners):
 
 
 def _log_normalise(lw):
+    """Each row's ``w / Σ w``; a row with infinite weights shares its mass evenly among them."""
     m = lw.max(axis=1, keepdims=True)
+    inf_rows = m == np.inf
     m = np.where(np.isfinite(m), m, 0.0)
-    with np.errstate(under="ignore"):
-        w = np.exp(lw - m)
+    with np.errstate(under="ignore", invalid="ignore"):
+        w = np.where(inf_rows, (lw == np.inf).astype(np.float64), np.exp(lw - m))
     total = w.sum(axis=1, keepdims=True)
     return w / np.where(total > 0, total, 1.0)
 
@@ -283,10 +353,13 @@ def _accumulate(rule, problem, sub, degrees, binners, size: int) -> list:
             if m > scale:
                 if np.isfinite(scale):
                     for acc in accs:
-                        acc *= np.exp(scale - m)
+                        acc *= 0.0 if m == np.inf else np.exp(scale - m)
                 scale = m
-            with np.errstate(under="ignore"):
-                mass = np.exp(lw - scale) if np.isfinite(scale) else np.zeros_like(lw)
+            if scale == np.inf:  # infinite weights take all the mass, shared evenly
+                mass = (lw == np.inf).astype(np.float64)
+            else:
+                with np.errstate(under="ignore"):
+                    mass = np.exp(lw - scale) if np.isfinite(scale) else np.zeros_like(lw)
         elif isinstance(rule, FixedTotalNumber):
             mass = _log_normalise(lw)
         else:
@@ -378,3 +451,58 @@ def _fresh_draws(rule, problem, sub, drivers, replicates, seed) -> np.ndarray:
             idx = np.argpartition(keys, k - 1, axis=1)[:, :k]
             out.append(d[r][idx].ravel())
     return np.concatenate(out) if out else np.empty(0)
+
+
+def check(connections, rule, kernel=None, *, mask=None, space=None, multapses: bool = True,
+          autapses: bool = True, alpha: float = ALPHA, max_pairs: int = 20_000_000, replicates: int = 20,
+          seed: int = 0, name: str = "connections") -> Report:
+    """Check synapses built in Python against the arguments they were built with.
+
+    ``sc.check(conn, rule=..., kernel=..., ...)`` takes the
+    :class:`~spatialconn.Connections` returned by :func:`spatialconn.connect`
+    (or an adapter) and the same ``rule``, ``kernel``, ``mask``, ``space``,
+    ``multapses`` and ``autapses``; a call with ``targets=None`` is checked
+    as recurrent (autapses apply). The checks are those of
+    :func:`check_projection`, judged together at the family-wise level
+    ``alpha`` (Holm).
+
+    Returns
+    -------
+    Report
+        ``report.passed``, and ``print("\\n".join(report.lines()))`` for the details.
+
+    Examples
+    --------
+    >>> import numpy as np, spatialconn as sc
+    >>> pos = np.random.default_rng(0).random((400, 2))
+    >>> conn = sc.connect(pos, rule=sc.FixedOutDegree(8), kernel=sc.Gaussian(0.1), multapses=False, seed=5)
+    >>> sc.check(conn, rule=sc.FixedOutDegree(8), kernel=sc.Gaussian(0.1), multapses=False).passed
+    True
+    >>> sc.check(conn, rule=sc.FixedOutDegree(8), kernel=sc.Gaussian(0.05), multapses=False).passed
+    False
+    """
+    from .connections import Connections
+    from .rules import Rule
+    from .spec import Projection
+
+    if not isinstance(connections, Connections):
+        raise TypeError(f"connections must be the Connections returned by sc.connect, got {connections!r}")
+    if not isinstance(rule, Rule):
+        raise TypeError(f"rule must be FixedOutDegree, FixedInDegree, FixedTotalNumber or PairwiseBernoulli, "
+                        f"got {rule!r}")
+    src, tgt = connections.positions
+    recurrent = src is tgt
+    projection = Projection(name, "sources", "sources" if recurrent else "targets", rule, kernel, mask, space,
+                            multapses=bool(multapses), autapses=bool(autapses))
+    return check_projection(connections.sources, connections.targets, projection, src, tgt, alpha=alpha,
+                            max_pairs=max_pairs, replicates=replicates, seed=seed)
+
+
+class _CallableModule(type(sys)):
+    """``spatialconn.check`` is this module and, called, :func:`check` (``sc.check(conn, ...)``)."""
+
+    def __call__(self, *args, **kwargs):
+        return check(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -155,14 +155,17 @@ def build_parser() -> argparse.ArgumentParser:
                          distribution the rule and kernel imply given the positions (exact
                          with multapses; against fresh draws without)
             Large projections are tested on a random subset of drivers (--max-pairs).
+            Every p-value is printed; all statistical tests of the run are judged as one
+            family (Holm), so a correct file fails with probability at most --alpha.
             Prints PASS/FAIL per projection; exit status 0 when all pass, 1 otherwise."""),
         epilog=_EPILOG)
     check.add_argument("edges", metavar="EDGES", help="file written by 'spatialconn build' "
                        "(or a SONATA circuit_config.json)")
     check.add_argument("--spec", metavar="SPEC", help="the spec it was built from (optional for a "
                        "circuit_config.json: without it only the indices are checked)")
-    check.add_argument("--alpha", type=float, default=0.01,
-                       help="significance level of the statistical tests (default 0.01)")
+    check.add_argument("--alpha", type=float, default=0.001,
+                       help="family-wise false-alarm rate: a correct file fails any statistical test "
+                            "of the run with probability at most ALPHA (Holm; default 0.001)")
     check.add_argument("--max-pairs", type=int, default=20_000_000,
                        help="pair evaluations per projection for the distance test (default 2e7)")
     check.add_argument("--seed", type=int, default=0,
@@ -551,7 +554,7 @@ def _match(edges: dict, net, path: str, wanted=None) -> dict:
 
 # -- check and plot ------------------------------------------------------------------
 def _check(args) -> int:
-    from .check import Report, check_projection
+    from .check import Report, check_projection, holm
     from .spec import load
 
     if not 0 < args.alpha < 1:
@@ -564,7 +567,7 @@ def _check(args) -> int:
         net = load(_required_spec(args))
         found = _match(read_edges(args.edges), net, args.edges)
     print(f"spatialconn check: {args.edges} against {args.spec or 'its nodes (no spec: indices only)'}")
-    passed = 0
+    reports = []
     for name, syn in found.items():
         proj = net.projections[name]
         if syn is None:
@@ -572,11 +575,15 @@ def _check(args) -> int:
             report.add("present", False, f"projection {name!r} is not in {args.edges}")
         else:
             report = check_projection(*syn, proj, net.populations[proj.source].positions,
-                                      net.populations[proj.target].positions, alpha=args.alpha,
+                                      net.populations[proj.target].positions, alpha=None,
                                       max_pairs=args.max_pairs, seed=args.seed)
-        passed += report.passed
+        reports.append(report)
+    m = holm(reports, args.alpha)  # all statistical tests of the file are one family
+    for report in reports:
         print("\n".join(report.lines()))
-    print(f"{passed} of {len(found)} projections pass")
+    passed = sum(r.passed for r in reports)
+    print(f"{passed} of {len(found)} projections pass ({m} statistical tests, family-wise alpha = "
+          f"{args.alpha:g}, Holm)")
     return 0 if passed == len(found) else 1
 
 

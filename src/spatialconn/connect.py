@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Iterator
 
 import numpy as np
@@ -10,12 +11,13 @@ import numpy as np
 from . import engine as engines
 from ._units import UnitContext, plain
 from .connections import Connections
-from .kernels import CustomKernel, Kernel, Shifted
+from .kernels import Kernel, Shifted
 from .masks import Mask
 from .problem import Problem
 from .rng import global_generator, root_key
 from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, Rule
 from ._validate import counts as _counts
+from ._validate import real
 
 __all__ = ["connect", "iter_connect"]
 
@@ -286,15 +288,25 @@ class _Job:
             raise ValueError(message(int(np.argmin(ok))))
 
     def _check_bernoulli(self, p: float):
-        kernel = self.problem.kernel
+        """``p · K <= 1`` for every pair: bounded over the mask's distances, else checked pair by pair."""
+        from .engine import reference
+        from .masks import nearest_distance
+
+        pb = self.problem
+        kernel = pb.kernel
         if kernel is None or p == 0:
             return
-        if isinstance(kernel, CustomKernel) and kernel.peak_value is None:
-            return  # checked pair by pair while sampling
-        peak = kernel.peak_within(self.problem.reach)
-        if p * peak > 1:
+        peak = kernel.peak_between(nearest_distance(pb.mask), pb.reach)
+        if p * peak <= 1:
+            return
+        # the bound allows p * K > 1 (a CustomKernel without peak, Gamma(kappa < 1), a mask the bound
+        # cannot see): find the heaviest pair that exists, before any block is sampled
+        lw, i, j = reference.largest_log_weight(pb)
+        if lw > -math.log(p):
+            driver, partner = ("target", "source") if self.in_degree else ("source", "target")
+            value = math.inf if lw == math.inf else p * math.exp(min(lw, 709.0))
             raise ValueError(
-                f"PairwiseBernoulli: p * K can reach {p} * {peak:.6g} = {p * peak:.6g} > 1; "
+                f"PairwiseBernoulli: p * K = {value:.6g} > 1 for {driver} {i} and {partner} {j} (p = {p}); "
                 "lower p or rescale the kernel"
             )
 
@@ -335,6 +347,7 @@ def _check_rule(rule):
 
 def _positions(value, name: str, units: UnitContext) -> np.ndarray:
     units.check_positions(value, name)
+    real(value, name, "an (N, d) array of real numbers")
     try:
         arr = plain(value)
     except (TypeError, ValueError) as exc:

@@ -67,6 +67,17 @@ class Connections:
     def _position_rows(self):
         return (self.sources, self.targets) if self._rows is None else self._rows
 
+    @property
+    def positions(self) -> tuple:
+        """``(source_positions, target_positions)``: plain float64 arrays (SI magnitudes with units).
+
+        The same array twice for a recurrent call (``targets=None``).
+        """
+        if self._rows is not None:
+            raise ValueError("these synapses hold only some of their populations' positions (a Dask "
+                             "partition); pass the positions explicitly")
+        return self._source_positions, self._target_positions
+
     def __len__(self) -> int:
         return int(self.sources.size)
 

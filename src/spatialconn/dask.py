@@ -34,10 +34,11 @@ Examples
 from __future__ import annotations
 
 import copy
-import numbers
 import os
 
 import numpy as np
+
+from ._validate import positive_int
 
 __all__ = ["connect", "partition_bounds", "partition_space"]
 
@@ -399,9 +400,8 @@ def connect(sources, targets=None, rule=None, kernel=None, *, client=None, npart
     from .io._atomic import atomic_path, check_target
     from .io.parquet import is_part_name, part_name
 
-    if npartitions is not None and (not isinstance(npartitions, numbers.Integral)
-                                    or isinstance(npartitions, bool) or npartitions < 1):
-        raise ValueError(f"npartitions must be a positive integer, got {npartitions!r}")
+    if npartitions is not None:
+        positive_int(npartitions, "npartitions")
     if partition not in ("space", "index"):
         raise ValueError(f"partition must be 'space' or 'index', got {partition!r}")
     if format is not None and output is None:

@@ -41,6 +41,11 @@ __all__ = [
 ]
 
 
+#: largest Gamma shape: its log-density is a difference of terms ~ kappa·log(kappa), so the rounding
+#: error grows like kappa·1e-16 in log units (1e-6 at this limit)
+MAX_KAPPA = 1e10
+
+
 class Kernel:
     """Base class of kernels.
 
@@ -85,7 +90,32 @@ class Kernel:
 
     def peak_within(self, reach: float) -> float:
         """Supremum of ``K`` over displacements no longer than ``reach``."""
-        return self.peak
+        return self.peak_between(0.0, reach)
+
+    def peak_between(self, near: float, far: float) -> float:
+        """Supremum of ``K`` over displacements ``x`` with ``near <= |x| <= far``.
+
+        Exact for the isotropic built-in kernels (each is unimodal in the
+        distance, so the supremum lies at the mode clipped to the range);
+        :attr:`peak` otherwise.
+
+        Examples
+        --------
+        >>> import spatialconn as sc
+        >>> round(sc.Gamma(0.5, 0.1).peak_between(0.05, 0.3), 4)
+        4.8394
+        """
+        mode = self._mode_distance()
+        if mode is None or not self.isotropic:
+            return self.peak
+        at = min(max(mode, near), far)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            value = float(np.exp(self.log_of_distance(np.float64(at))))
+        return math.inf if math.isnan(value) else value
+
+    def _mode_distance(self) -> float | None:
+        """Distance where an isotropic, unimodal ``K`` peaks (None: unknown)."""
+        return None
 
     def shifted(self, offset) -> "Shifted":
         """This kernel centred on ``offset`` instead of zero displacement.
@@ -142,7 +172,12 @@ class Gaussian(Kernel):
 
     def log_of_distance(self, dist):
         s, m = float(np.asarray(self.sigma)), float(np.asarray(self.mean))
-        return -((dist - m) ** 2) / (2.0 * s * s)
+        with np.errstate(over="ignore"):  # (d - m) / s first: s * s may underflow, the ratio saturates at inf
+            z = (dist - m) / s
+            return -0.5 * (z * z)
+
+    def _mode_distance(self):
+        return float(np.asarray(self.mean))
 
 
 @dataclass(frozen=True)
@@ -168,7 +203,11 @@ class Exponential(Kernel):
         positive(self.scale, "scale")
 
     def log_of_distance(self, dist):
-        return -dist / float(np.asarray(self.scale))
+        with np.errstate(over="ignore"):  # d / scale saturates at inf for a tiny scale
+            return -dist / float(np.asarray(self.scale))
+
+    def _mode_distance(self):
+        return 0.0
 
 
 @dataclass(frozen=True)
@@ -177,8 +216,8 @@ class Gamma(Kernel):
 
     Normalised like NEST's, so it can exceed 1 (this matters only for
     :class:`~spatialconn.PairwiseBernoulli`). For ``kappa < 1`` it is
-    infinite at ``d = 0``: a partner at zero distance then takes all the
-    weight.
+    infinite at ``d = 0``: partners at zero distance then come before all
+    others, uniformly among themselves (see the docs on infinite weights).
 
     Parameters
     ----------
@@ -204,7 +243,9 @@ class Gamma(Kernel):
     _length_fields = {"theta": 1}
 
     def __post_init__(self):
-        positive(self.kappa, "kappa")
+        if positive(self.kappa, "kappa") > MAX_KAPPA:
+            raise ValueError(f"kappa must be at most {MAX_KAPPA:g} (beyond, rounding swamps the log-density "
+                             f"in float64), got {float(self.kappa):g}")
         positive(self.theta, "theta")
 
     @property
@@ -223,6 +264,9 @@ class Gamma(Kernel):
             else:
                 out = (k - 1.0) * np.log(dist) - dist / t + const
         return out
+
+    def _mode_distance(self):
+        return max(0.0, (float(self.kappa) - 1.0) * float(np.asarray(self.theta)))
 
     @property
     def peak(self) -> float:
@@ -276,9 +320,11 @@ class Linear(Kernel):
     def positive_everywhere(self) -> bool:  # type: ignore[override]
         return float(np.asarray(self.slope)) >= 0 and float(self.intercept) > 0
 
-    def peak_within(self, reach: float) -> float:
+    def peak_between(self, near: float, far: float) -> float:
         a, c = float(np.asarray(self.slope)), float(self.intercept)
-        return max(c, c + a * reach) if a > 0 else c
+        if a == 0:
+            return max(c, 0.0)
+        return max(0.0, c + a * near, c + a * far)  # linear: the largest value is at an end
 
     @property
     def cutoff(self) -> float:
@@ -311,6 +357,9 @@ class Constant(Kernel):
 
     @property
     def peak(self) -> float:
+        return float(self.value)
+
+    def peak_between(self, near: float, far: float) -> float:
         return float(self.value)
 
 
@@ -357,6 +406,7 @@ class AnisotropicGaussian(Kernel):
     isotropic = False
     _length_fields = {"sigma": 1, "mean": 1}
     _precision: np.ndarray = field(init=False, repr=False, compare=False)
+    _whiten: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         s = finite_array(self.sigma, "sigma")
@@ -370,26 +420,30 @@ class AnisotropicGaussian(Kernel):
         given = [n for n in ("angle", "rho", "rotation") if getattr(self, n) is not None]
         if len(given) > 1:
             raise ValueError(f"give at most one of angle, rho, rotation; got {given}")
-        cov = np.diag(s**2)
+        # log K = -|M (x - mean)|² / 2 with M = L⁻¹ diag(1/sigma) Rᵀ (L: Cholesky factor of the
+        # correlation): no sigma² is formed, so tiny or huge sigmas neither underflow nor overflow
+        R, corr = np.eye(d), np.eye(d)
         if self.angle is not None:
             if d != 2:
                 raise ValueError(f"angle applies to 2-D kernels, sigma has {d} components")
             a = scalar(self.angle, "angle")
             R = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
-            cov = R @ cov @ R.T
         elif self.rho is not None:
             if d != 2:
                 raise ValueError(f"rho applies to 2-D kernels, sigma has {d} components")
             r = scalar(self.rho, "rho")
             if not -1 < r < 1:
                 raise ValueError(f"rho must lie in (-1, 1), got {r}")
-            cov[0, 1] = cov[1, 0] = r * s[0] * s[1]
+            corr = np.array([[1.0, r], [r, 1.0]])
         elif self.rotation is not None:
             R = finite_array(self.rotation, "rotation")
             if R.shape != (d, d) or not np.allclose(R @ R.T, np.eye(d), atol=1e-9):
                 raise ValueError(f"rotation must be an orthonormal {d}x{d} matrix")
-            cov = R @ cov @ R.T
-        object.__setattr__(self, "_precision", np.linalg.inv(cov))
+        M = np.linalg.inv(np.linalg.cholesky(corr)) @ (R.T / s[:, None])
+        with np.errstate(over="ignore", invalid="ignore"):
+            P = M.T @ M
+        object.__setattr__(self, "_whiten", M)
+        object.__setattr__(self, "_precision", P)
 
     @property
     def ndim(self) -> int:
@@ -401,7 +455,10 @@ class AnisotropicGaussian(Kernel):
 
     def log_weight(self, disp, dist=None):
         x = np.asarray(disp, dtype=np.float64) - self.center
-        return -0.5 * np.einsum("...i,ij,...j->...", x, self._precision, x)
+        with np.errstate(over="ignore", invalid="ignore"):
+            y = np.einsum("ij,...j->...i", self._whiten, x)
+            q = np.einsum("...i,...i->...", y, y)
+        return -0.5 * np.where(np.isnan(q), np.inf, q)
 
 
 @dataclass(frozen=True, init=False)
@@ -519,6 +576,10 @@ class Shifted(Kernel):
         off = finite_array(self.offset, "offset")
         if off.ndim != 1 or not 1 <= off.size <= 3:
             raise ValueError(f"offset must be a vector of 1 to 3 components, got {off.tolist()}")
+        base_dim = getattr(self.base, "ndim", None)
+        if base_dim is not None and base_dim != off.size:
+            raise ValueError(f"offset has {off.size} components but the kernel {self.base!r} is "
+                             f"{base_dim}-dimensional")
 
     @property
     def ndim(self) -> int:
@@ -540,6 +601,12 @@ class Shifted(Kernel):
     def peak(self) -> float:
         return self.base.peak
 
+    def peak_between(self, near: float, far: float) -> float:
+        # |x - offset| over |x| in [near, far] lies in [max(0, near - |o|, |o| - far), far + |o|]
+        if not self.base.isotropic:
+            return self.base.peak
+        o = float(np.linalg.norm(np.asarray(self.offset, dtype=np.float64)))
+        return self.base.peak_between(max(0.0, near - o, o - far), far + o)
 
 class Expression(Kernel):
     """A kernel written as an expression of the displacement, e.g. a Brian2 ``p`` string.
@@ -694,15 +761,17 @@ class Expression(Kernel):
             hi = np.where(dlo <= self.cutoff, hi, -np.inf)
         return lo, hi
 
-    def _boxes(self, reach: float, n: int = 4096):
-        """Sub-boxes covering all displacements up to ``reach`` (``inf``: geometric cells)."""
-        if math.isfinite(reach):
-            edges = np.linspace(0.0, reach, n + 1)
+    def _boxes(self, near: float, far: float, n: int = 4096):
+        """Sub-boxes covering all displacements with ``near <= d <= far`` (``far = inf``: geometric cells)."""
+        if math.isfinite(far):
+            edges = np.linspace(near, far, n + 1)
         else:
             edges = np.r_[0.0, np.logspace(-20, 20, n), np.inf]
+            edges = np.r_[near, edges[edges > near]]
         comps = sorted(self.variables - {"d"})
         if not comps:
             return {"d": (edges[:-1], edges[1:])}
+        edges = np.r_[0.0, edges[edges > 0]]
         m = max(2, round((len(edges) - 1) ** (1.0 / len(comps))))
         half = edges[np.linspace(0, len(edges) - 1, m // 2 + 1).astype(int)]
         axis = np.r_[-half[::-1], half[1:]]
@@ -715,11 +784,14 @@ class Expression(Kernel):
             dmin2 = dmin2 + mn * mn
             dmax2 = dmax2 + np.maximum(np.abs(lo), np.abs(hi)) ** 2
         dmax = np.sqrt(dmax2) if len(comps) == 3 else np.full(np.shape(dmin2), math.inf)
-        box["d"] = (np.sqrt(dmin2), np.minimum(dmax, reach))
+        dlo, dhi = np.maximum(np.sqrt(dmin2), near), np.minimum(dmax, far)
+        keep = dlo <= dhi  # boxes holding a displacement with near <= d <= far
+        box = {k: (v[0][keep], v[1][keep]) for k, v in box.items()}
+        box["d"] = (dlo[keep], dhi[keep])
         return box
 
-    def peak_within(self, reach: float) -> float:
-        """Supremum of ``K`` over displacements no longer than ``reach``, by interval bounds.
+    def peak_between(self, near: float, far: float) -> float:
+        """Supremum of ``K`` over displacements with ``near <= d <= far``, by interval bounds.
 
         The largest upper bound over a few thousand sub-boxes: never below
         the supremum, and close to it for smooth expressions. When it
@@ -727,8 +799,10 @@ class Expression(Kernel):
         (relative), that value is returned (the bounds' rounding slack
         would otherwise make ``Expression("1")`` peak above 1).
         """
-        reach = min(float(reach), self.cutoff)
-        box = self._boxes(reach)
+        near, far = float(near), min(float(far), self.cutoff)
+        if near > far:
+            return 0.0
+        box = self._boxes(near, far)
         _, hi = self.log_bounds(box)
         top = float(hi.max(initial=-np.inf))
         names = sorted(self.variables - {"d"})
@@ -738,7 +812,7 @@ class Expression(Kernel):
             vals = [np.asarray(c[p], dtype=np.float64) for c, p in zip(corners, pick)]
             comps = {} if self.isotropic else dict(zip(names, vals))
             d = vals[0] if self.isotropic else np.sqrt(sum(v * v for v in vals))
-            ok = np.isfinite(d) & (d <= reach)
+            ok = np.isfinite(d) & (d <= far) & (d >= near)
             if ok.any():
                 with np.errstate(all="ignore"):
                     lw = self.program.log.evaluate(d[ok], *(comps[n][ok] if n in comps else 0.0
@@ -751,7 +825,7 @@ class Expression(Kernel):
 
     @property
     def peak(self) -> float:
-        return self.peak_within(math.inf)
+        return self.peak_between(0.0, math.inf)
 
     @property
     def positive_everywhere(self) -> bool:  # type: ignore[override]

@@ -233,3 +233,35 @@ class Ellipse(Mask):
     def reach(self) -> float:
         c = 0.0 if self.center is None else float(np.linalg.norm(np.asarray(self.center, float)))
         return float(np.max(np.asarray(self.semi_axes, float))) + c
+
+
+def nearest_distance(mask: Mask | None) -> float:
+    """A lower bound of ``|x|`` over the displacements ``x`` in ``mask`` (0 without a mask).
+
+    With :attr:`Mask.reach` it brackets the distances a pair inside the mask
+    can have, so a kernel's largest value over the mask can be bounded.
+
+    Examples
+    --------
+    >>> import spatialconn as sc
+    >>> nearest_distance(sc.Annulus(0.05, 0.3)), nearest_distance(sc.Box([0.2, -1.0], [0.5, 1.0]))
+    (0.05, 0.2)
+    """
+    if mask is None:
+        return 0.0
+
+    def off(center):
+        return 0.0 if center is None else float(np.linalg.norm(np.asarray(center, dtype=np.float64)))
+
+    if isinstance(mask, Disc):
+        return max(0.0, off(mask.center) - float(np.asarray(mask.radius)))
+    if isinstance(mask, Annulus):
+        if mask.center is None:
+            return float(np.asarray(mask.inner))
+        return max(0.0, off(mask.center) - float(np.asarray(mask.outer)))
+    if isinstance(mask, Box):
+        lo, hi = np.asarray(mask.lower, float), np.asarray(mask.upper, float)
+        return float(np.linalg.norm(np.clip(0.0, lo, hi)))
+    if isinstance(mask, Ellipse):
+        return max(0.0, off(mask.center) - float(np.max(np.asarray(mask.semi_axes, float))))
+    return 0.0

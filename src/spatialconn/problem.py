@@ -10,12 +10,32 @@ the candidates it draws from.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from .kernels import Kernel
 from .masks import Mask
 from .space import wrap
+
+#: lengths whose squares and ratios stay normal float64 numbers
+LENGTH_RANGE = (1e-100, 1e100)
+#: largest ratio between the problem's lengths (kernel, mask, extent of the positions)
+MAX_LENGTH_RATIO = 1e12
+
+
+def _lengths(obj) -> list:
+    """The non-zero length parameters of a kernel or mask (``1/slope`` for inverse lengths)."""
+    out = []
+    for name, power in getattr(obj, "_length_fields", {}).items():
+        value = getattr(obj, name, None)
+        if value is None:
+            continue
+        v = np.abs(np.asarray(value, dtype=np.float64)).ravel()
+        v = v[(v > 0) & np.isfinite(v)]
+        out.extend((v if power > 0 else 1.0 / v).tolist())
+    base = getattr(obj, "base", None)
+    return out + (_lengths(base) if base is not None else [])
 
 
 @dataclass(frozen=True)
@@ -76,10 +96,45 @@ class Problem:
 
     @property
     def positive_everywhere(self) -> bool:
-        """True when every pair other than excluded autapses has weight > 0."""
+        """True when every pair other than excluded autapses has weight > 0 (also in float64)."""
         if self.mask is not None:
             return False
-        return self.kernel is None or getattr(self.kernel, "positive_everywhere", False)
+        if self.kernel is None:
+            return True
+        return getattr(self.kernel, "positive_everywhere", False) and self.well_scaled
+
+    @cached_property  # O(N) once per problem (the engines ask for every block)
+    def well_scaled(self) -> bool:
+        """Whether every length suits float64 arithmetic on weights.
+
+        The kernel's and mask's non-zero lengths, the coordinates and the
+        positions' extent must lie within :data:`LENGTH_RANGE`, and all of
+        them within :data:`MAX_LENGTH_RATIO` of each other: then ``log K``
+        of every pair is finite where ``K > 0`` (no underflow of σ² or of
+        ``-d/scale``), and the compiled engine's cell counts stay small.
+
+        Examples
+        --------
+        >>> import numpy as np, spatialconn as sc
+        >>> from spatialconn.connect import _plan as plan
+        >>> pos = np.random.default_rng(0).random((10, 2))
+        >>> plan(pos, rule=sc.FixedOutDegree(1), kernel=sc.Gaussian(0.1)).problem.well_scaled
+        True
+        >>> plan(pos, rule=sc.FixedOutDegree(1), kernel=sc.Gaussian(1e-310)).problem.well_scaled
+        False
+        """
+        lo, hi = LENGTH_RANGE
+        lengths = _lengths(self.kernel) + _lengths(self.mask)
+        span, biggest = 0.0, 0.0
+        for x in (self.drivers, self.partners):
+            if x.size:
+                top, bottom = x.max(axis=0), x.min(axis=0)
+                span = max(span, float((top - bottom).max()))
+                biggest = max(biggest, float(top.max()), float(-bottom.min()))
+        span = max([span, *self.periods[np.isfinite(self.periods)].tolist()])
+        if any(not lo <= x <= hi for x in lengths) or biggest > hi or span > hi:
+            return False
+        return not lengths or max(lengths + [span]) <= MAX_LENGTH_RATIO * min(lengths)
 
     def displacement(self, driver_pos: np.ndarray, partner_pos: np.ndarray) -> np.ndarray:
         """Kernel displacement ``target - source`` for driver/partner positions (broadcasting)."""

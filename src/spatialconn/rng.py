@@ -26,32 +26,42 @@ DRIVER_STREAM = 0
 GLOBAL_STREAM = 1
 
 
-def root_key(seed) -> np.ndarray:
-    """128-bit key (two uint64) derived from ``seed``.
+def seed_sequence(seed, name: str = "seed") -> np.random.SeedSequence:
+    """The one parser of user seeds: ``None``, a non-negative int or a ``SeedSequence``.
 
-    Parameters
-    ----------
-    seed : None, int or numpy.random.SeedSequence
-        ``None`` draws fresh entropy from the operating system.
+    ``None`` draws fresh entropy from the operating system; a given
+    ``SeedSequence`` is returned as is (never spawned from, so never mutated).
 
     Raises
     ------
     TypeError
-        If ``seed`` is of another type.
+        If ``seed`` is of another type (a bool, a float, a string).
     ValueError
         If ``seed`` is a negative integer.
+
+    Examples
+    --------
+    >>> int(seed_sequence(7).entropy)
+    7
+    >>> seed_sequence(1.0)
+    Traceback (most recent call last):
+    ...
+    TypeError: seed must be None, an int or a numpy SeedSequence, got 1.0
     """
     if seed is None:
-        seq = np.random.SeedSequence()
-    elif isinstance(seed, np.random.SeedSequence):
-        seq = seed
-    elif isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        return np.random.SeedSequence()
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, (bool, np.bool_)):
         if seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed}")
-        seq = np.random.SeedSequence(int(seed))
-    else:
-        raise TypeError(f"seed must be None, an int or a numpy SeedSequence, got {seed!r}")
-    return seq.generate_state(2, np.uint64)
+            raise ValueError(f"{name} must be a non-negative integer, got {seed}")
+        return np.random.SeedSequence(int(seed))
+    raise TypeError(f"{name} must be None, an int or a numpy SeedSequence, got {seed!r}")
+
+
+def root_key(seed) -> np.ndarray:
+    """128-bit key (two uint64) derived from ``seed`` (see :func:`seed_sequence`)."""
+    return seed_sequence(seed).generate_state(2, np.uint64)
 
 
 def driver_generator(key: np.ndarray, driver: int, stream: int = DRIVER_STREAM) -> np.random.Generator:

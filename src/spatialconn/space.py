@@ -49,7 +49,13 @@ class Space:
             )
         if np.any(ext[:, 1] <= ext[:, 0]):
             raise ValueError(f"space.extent needs low < high on every axis, got {ext.tolist()}")
-        per = np.broadcast_to(np.asarray(self.periodic, dtype=bool), (ext.shape[0],))
+        flags = np.asarray(self.periodic, dtype=object)
+        if flags.ndim > 1 or (flags.ndim == 1 and flags.size != ext.shape[0]):
+            raise ValueError(f"space.periodic must be one flag or one per axis ({ext.shape[0]}), "
+                             f"got {self.periodic!r}")
+        if not all(isinstance(f, (bool, np.bool_)) for f in flags.ravel()):
+            raise TypeError(f"space.periodic must be True, False or one of them per axis, got {self.periodic!r}")
+        per = np.broadcast_to(flags.astype(bool), (ext.shape[0],))
         object.__setattr__(self, "periodic", tuple(bool(p) for p in per))
 
     @property

@@ -66,11 +66,20 @@ from ._index import Grid, _core, box, build_grid, cell_side, offset_table
 STREAM_DEGREE, STREAM_TOTAL = 0, 2
 #: margin (in log units) below which a truncated window's outside mass must lie
 TRUNCATION_MARGIN = 27.0
+#: cap of ``log`` of a left-out weight over the window's largest bound: e^690 outweighs any window
+#: (at most 2^63 partners of relative weight <= 1), so the checks decide as with the exact value
+MAX_LOG_OUT = 690.0
 
 
 def native(problem: Problem) -> bool:
-    """Whether ``problem`` runs compiled (built-in kernels and masks, 1–3 D)."""
-    return 1 <= problem.ndim <= 3 and encodable(problem.kernel) and encodable_mask(problem.mask)
+    """Whether ``problem`` runs compiled (built-in kernels and masks, 1–3 D, sensible scales).
+
+    Problems that are not :attr:`~spatialconn.problem.Problem.well_scaled`
+    (σ = 1e-310, positions 1e200 σ apart) run on the reference engine,
+    which is exact in log space at any scale.
+    """
+    return (1 <= problem.ndim <= 3 and encodable(problem.kernel) and encodable_mask(problem.mask)
+            and problem.well_scaled)
 
 
 def _delegate(name):
@@ -122,16 +131,18 @@ class _Plan:
             elif isinstance(level_key, tuple):
                 level = prof.log_peak - math.log(n_p) - TRUNCATION_MARGIN - sparse_margin(
                     problem, prof, self.grid, *level_key)
-            else:  # Bernoulli: the dropped probabilities sum to < 1e-13
-                level = -math.log(n_p) - math.log(level_key) - 30.0
+            else:  # Bernoulli: the dropped probabilities sum to < 1e-13 (p = 0 connects nothing at all)
+                level = -math.log(n_p) - math.log(max(level_key, 5e-324)) - 30.0
             radius = prof.radius_below(level) + float(np.linalg.norm(prof.mu))
             truncated = True
         else:
             radius, level, truncated = math.inf, -math.inf, False
         tab = offset_table(problem, self.grid, prof, self.mp, radius, level if truncated else -math.inf)
         iszero = np.all(tab.offsets == 0, axis=1)
-        with np.errstate(under="ignore"):
-            dout = math.exp(level - tab.ref) if truncated else 0.0
+        # the bound of one left-out weight, in units of exp(ref), computed in log space: a window far below
+        # the truncation level (a kernel centred far from every pair) gets a bound so large that no window
+        # check passes (its drivers are sampled exactly), never an overflow
+        dout = math.exp(min(level - tab.ref, MAX_LOG_OUT)) if truncated else 0.0
         entry = (tab, iszero, dout, truncated)
         self._tables[level_key] = entry
         return entry
@@ -382,6 +393,9 @@ def bernoulli(problem: Problem, p: float, start: int = 0, stop=None):
     if not native(problem):
         return _delegate('bernoulli')(problem, p, start, stop)
     stop = problem.n_drivers if stop is None else stop
+    if p == 0:  # no pair can connect (and log p, which the table's level needs, is -inf)
+        dtype = _index_dtype(problem)
+        return np.empty(0, dtype), np.empty(0, dtype)
     plan = _plan(problem)
     return _bernoulli(plan, plan.table(problem, float(p)), p, start, stop, _index_dtype(problem))
 

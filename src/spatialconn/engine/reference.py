@@ -66,6 +66,28 @@ def row_log_totals(problem: Problem) -> np.ndarray:
     return out
 
 
+def largest_log_weight(problem: Problem):
+    """``(log w, driver, partner)`` of the heaviest pair (``(-inf, -1, -1)`` without pairs).
+
+    Examples
+    --------
+    >>> import numpy as np, spatialconn as sc
+    >>> from spatialconn.connect import _plan as plan
+    >>> job = plan(np.array([[0.0], [1.0], [3.0]]), rule=sc.FixedOutDegree(1), kernel=sc.Exponential(1.0),
+    ...            autapses=False)
+    >>> largest_log_weight(job.problem)
+    (-1.0, 0, 1)
+    """
+    best = (-np.inf, -1, -1)
+    for lo, hi in _blocks(problem):
+        lw = block_log_weights(problem, lo, hi)
+        if lw.size:
+            r, c = np.unravel_index(int(np.argmax(lw)), lw.shape)
+            if lw[r, c] > best[0]:
+                best = (float(lw[r, c]), lo + int(r), int(c))
+    return best
+
+
 def _relative_weights(lw: np.ndarray) -> np.ndarray:
     """Weights proportional to ``exp(lw)`` with maximum 1 (infinite weights win)."""
     m = lw.max()
@@ -75,14 +97,47 @@ def _relative_weights(lw: np.ndarray) -> np.ndarray:
         return np.exp(lw - m)
 
 
+#: how far below every finite key the keys of infinite weights are put: finite log weights stay below
+#: ~2.2e3 (the largest a built-in or custom kernel can produce) and log E lies in [-745, 4]
+INFINITE_KEY_SHIFT = 1e4
+
+
 def _race_keys(lw: np.ndarray, gen: np.random.Generator) -> np.ndarray:
-    """Exponential-race keys ``log E - log w`` (smaller wins; ``+inf`` never)."""
+    """Exponential-race keys ``log E - log w`` (smaller wins; ``+inf`` never).
+
+    Infinite weights (``Gamma(kappa < 1)`` at distance 0) get keys ``log E``
+    shifted below every finite key: they come first, in a uniformly random
+    order decided by the same draws ``E`` (the limit of successive sampling
+    as their weights grow without bound).
+    """
     e = np.log(gen.standard_exponential(lw.size))
     with np.errstate(invalid="ignore"):
         keys = e - lw
-    keys[lw == np.inf] = e[lw == np.inf] - 1e300
+    inf = lw == np.inf
+    keys[inf] = e[inf] - INFINITE_KEY_SHIFT
     keys[lw == -np.inf] = np.inf
     return keys
+
+
+def normalised_log_weights(lw: np.ndarray, row_log_norm: np.ndarray) -> np.ndarray:
+    """``log(w_ij / W_i)`` per row; a row with infinite weights splits its mass evenly among them.
+
+    Examples
+    --------
+    >>> lw = np.array([[0.0, np.log(3.0)], [np.inf, 0.0]])
+    >>> np.exp(normalised_log_weights(lw, np.array([np.log(4.0), np.inf]))).round(12).tolist()
+    [[0.25, 0.75], [1.0, 0.0]]
+    """
+    lw = np.asarray(lw, dtype=np.float64)
+    norm = np.asarray(row_log_norm, dtype=np.float64)[:, None]
+    with np.errstate(invalid="ignore"):
+        out = lw - norm
+    inf_rows = np.isinf(norm[:, 0]) & (norm[:, 0] > 0)
+    if inf_rows.any():
+        hits = lw[inf_rows] == np.inf
+        share = -np.log(hits.sum(axis=1, keepdims=True))
+        out[inf_rows] = np.where(hits, share, -np.inf)
+    return out
 
 
 def _draw(lw: np.ndarray, k: int, multapses: bool, gen: np.random.Generator) -> np.ndarray:
@@ -131,7 +186,7 @@ def total_without_multapses(problem: Problem, n: int, row_log_norm: np.ndarray |
     for lo, hi in _blocks(problem):
         lw = block_log_weights(problem, lo, hi)
         if row_log_norm is not None:
-            lw = lw - row_log_norm[lo:hi, None]
+            lw = normalised_log_weights(lw, row_log_norm[lo:hi])
         keys = np.stack([_race_keys(lw[r], driver_generator(problem.key, lo + r)) for r in range(hi - lo)])
         rr, cc = np.nonzero(np.isfinite(keys))
         best_key = np.concatenate([best_key, keys[rr, cc]])

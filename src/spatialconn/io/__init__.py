@@ -21,11 +21,11 @@ Examples
 
 from __future__ import annotations
 
-import numbers
 import os
 
 import numpy as np
 
+from .._validate import positive_int
 from ._blocks import parse_bytes
 from .circuit import read_circuit, write_circuit
 from .parquet import write_parquet
@@ -67,6 +67,26 @@ def _format_of(path, rows_per_file) -> str:
     )
 
 
+#: the optional package each format needs, and its name in messages
+NEEDS = {"sonata": ("h5py", "SONATA"), "parquet": ("pyarrow", "Parquet")}
+
+
+def require(fmt: str) -> None:
+    """Raise ``ImportError`` with the install hint if format ``fmt``'s package is missing.
+
+    Examples
+    --------
+    >>> require("npz")
+    """
+    if fmt not in NEEDS:
+        return
+    package, name = NEEDS[fmt]
+    try:
+        __import__(package)
+    except ImportError:
+        raise ImportError(f"writing {name} needs {package}: pip install 'spatialconn[io]' (or write .npz)") from None
+
+
 def write(conn, path, **options) -> str:
     """Write synapses to ``path`` in the format its name says, atomically.
 
@@ -93,6 +113,9 @@ def write(conn, path, **options) -> str:
     ValueError
         If the format cannot be told from ``path``, or for bad options
         (before any file is created).
+    ImportError
+        If the format's optional package is not installed (with the
+        ``pip install`` command that adds it).
 
     Examples
     --------
@@ -104,6 +127,7 @@ def write(conn, path, **options) -> str:
     {'v1'}
     """
     fmt = _format_of(path, options.get("rows_per_file"))
+    require(fmt)
     writer = {"sonata": write_sonata, "parquet": write_parquet, "npz": write_npz}[fmt]
     return writer(conn, path, **options)
 
@@ -210,10 +234,9 @@ def connect_to_file(path, sources, targets=None, rule=None, kernel=None, *, memo
     from ..connect import _plan
 
     write_options = dict(write_options or {})
-    _format_of(path, write_options.get("rows_per_file"))
-    if chunk_size is not None and (not isinstance(chunk_size, numbers.Integral)
-                                   or isinstance(chunk_size, bool) or chunk_size < 1):
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    require(_format_of(path, write_options.get("rows_per_file")))
+    if chunk_size is not None:
+        positive_int(chunk_size, "chunk_size")
     parse_bytes(memory_limit)
     job = _plan(sources, targets, rule, kernel, **connect_options)
     blocks = iter_blocks(job, memory_limit=memory_limit, chunk_size=chunk_size, progress=progress)

@@ -11,12 +11,12 @@ by the block, not the output. A directory holds ``part-00000.parquet``,
 
 from __future__ import annotations
 
-import numbers
 import os
 import re
 
 
 from ._atomic import atomic_path, check_target
+from .._validate import positive_int
 from ._blocks import Blocks, attribute_values, check_attribute, pipelined, plain_distances
 from ..progress import progress_bar
 
@@ -129,11 +129,9 @@ def write_parquet(
 
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be True or False, got {progress!r}")
-    if rows_per_file is not None and (not isinstance(rows_per_file, numbers.Integral)
-                                      or isinstance(rows_per_file, bool) or rows_per_file < 1):
-        raise ValueError(f"rows_per_file must be a positive integer or None, got {rows_per_file!r}")
-    if not isinstance(row_group_size, numbers.Integral) or row_group_size < 1:
-        raise ValueError(f"row_group_size must be a positive integer, got {row_group_size!r}")
+    if rows_per_file is not None:
+        positive_int(rows_per_file, "rows_per_file")
+    positive_int(row_group_size, "row_group_size")
     for name, flag in (("distance", distance), ("overwrite", overwrite)):
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be True or False, got {flag!r}")
