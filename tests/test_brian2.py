@@ -305,7 +305,7 @@ def test_p_string_names_resolve_like_brian2():
 def test_p_string_rejects_what_is_not_a_displacement():
     G = _group(100)
     S = Synapses(G, G, "w : 1")
-    sigma = 50 * um  # noqa: F841
+    sigma = 50 * um
     for text, name in [("exp(-x_pre / sigma)", "x_pre itself"), ("exp(-(x_pre - y_post) / sigma)", "x_pre itself"),
                        ("(i > j) * 1.0", "depends on i, a variable"), ("v_post / volt", "v_post, a variable"),
                        ("w * 2", "w, a variable"), ("rand() < 0.5", "calls rand()"),
