@@ -188,9 +188,9 @@ def test_conn_spec_translation_and_errors():
         translate_conn_spec({"rule": "one_to_one"})
     with pytest.raises(ValueError, match="outdegree"):
         translate_conn_spec({"rule": "fixed_outdegree", "indegree": 3})
-    with pytest.raises(ValueError, match="azimuth_angle"):
-        translate_conn_spec({"rule": "fixed_indegree", "indegree": 3, "mask": {
-            "rectangular": {"lower_left": [0, 0], "upper_right": [1, 1], "azimuth_angle": 30.0}}})
+    kw = translate_conn_spec({"rule": "fixed_outdegree", "outdegree": 3, "mask": {
+        "rectangular": {"lower_left": [0, 0], "upper_right": [1, 1], "azimuth_angle": 30.0}}})
+    assert isinstance(kw["mask"], sc.RotatedBox) and kw["mask"].angle == pytest.approx(np.pi / 6)
     with pytest.raises(ValueError, match="kernel 'gaussian'"):
         translate_conn_spec({"rule": "fixed_indegree", "indegree": 3, "p": {"gaussian": {"sigma": 0.1}}})
     with pytest.raises(ValueError, match="rho"):
@@ -236,3 +236,124 @@ def test_3d_spherical_and_box_masks_anchored_like_nest():
             (scn.connect_spec(many, one, spec, seed=1) if ours else nest.Connect(many, one, spec))
             sets.append(_pair_set(many, one))
         assert len(sets[0]) >= 3 and sets[0] == sets[1]
+
+
+def test_pairwise_poisson_like_nest():
+    # NEST's own pairwise_poisson and ours: totals both ~ Poisson(Λ) with Λ from the formula,
+    # multapses present, distances from the same distribution (two-sample KS)
+    spec = {"rule": "pairwise_poisson", "pairwise_avg_num_conns": {"gaussian": {"std": 0.1}, "factor": 3.0},
+            "mask": {"circular": {"radius": 0.25}}, "allow_autapses": False}
+    results = []
+    for ours in (False, True):
+        nest.ResetKernel()
+        nest.rng_seed = 5
+        layer, pos = _free(300, 21, edge_wrap=True)
+        if ours:
+            scn.connect_spec(layer, layer, spec, seed=3)
+        else:
+            nest.Connect(layer, layer, dict(spec, pairwise_avg_num_conns=3.0 * nest.spatial_distributions.gaussian(
+                nest.spatial.distance, std=0.1)))
+        s, t = _pairs(layer, layer)
+        g0 = layer[0].global_id
+        disp = pos[t - g0] - pos[s - g0]
+        disp -= np.round(disp)
+        results.append((s, t, np.linalg.norm(disp, axis=1)))
+    disp = pos[None, :, :] - pos[:, None, :]
+    d = np.linalg.norm(disp - np.round(disp), axis=-1)
+    lam = np.where(d <= 0.25, 3.0 * np.exp(-d**2 / 0.02), 0.0)
+    np.fill_diagonal(lam, 0.0)
+    from scipy import stats
+    for s, t, dist in results:
+        assert abs(s.size - lam.sum()) < 4.5 * np.sqrt(lam.sum())
+        assert not np.any(s == t) and dist.max() <= 0.25
+        assert np.unique(s * 100_000 + t).size < s.size  # multapses
+    assert stats.ks_2samp(results[0][2], results[1][2]).pvalue > 1e-4
+
+
+def _native_and_ours(make, spec, seed=1):
+    """Pair sets of NEST's own nest.Connect and of connect_spec for the same layers and spec."""
+    sets = []
+    for ours in (False, True):
+        nest.ResetKernel()
+        pre, post = make()
+        (scn.connect_spec(pre, post, spec, seed=seed) if ours else nest.Connect(pre, post, spec))
+        sets.append(_pair_set(pre, post))
+    return sets
+
+
+@pytest.mark.parametrize("wrap", [False, True])
+def test_grid_mask_and_rotated_box_like_nest(wrap):
+    def make():
+        g = nest.Create("iaf_psc_alpha", positions=nest.spatial.grid([7, 5], extent=[1.4, 1.0], edge_wrap=wrap))
+        return g, g
+    for mask in ({"grid": {"shape": [3, 2]}, "anchor": [1, 0]},
+                 {"rectangular": {"lower_left": [-0.3, -0.1], "upper_right": [0.3, 0.1], "azimuth_angle": 35.0}}):
+        theirs, ours = _native_and_ours(make, {"rule": "pairwise_bernoulli", "p": 1.0, "mask": mask})
+        assert len(theirs) > 35 and ours == theirs
+
+
+def test_masks_covering_the_torus_and_off_centre_ones_by_brute_force():
+    # a pair is in the mask when some periodic image of target - source is: brute force over images
+    rng = np.random.default_rng(30)
+    pos = rng.uniform(-0.5, 0.5, (120, 2))
+    torus = sc.Space([(-0.5, 0.5), (-0.5, 0.5)], periodic=True)
+    for mask in (sc.Box([-0.5, -0.5], [0.5, 0.5]), sc.Box([0.1, -0.2], [0.9, 0.3]), sc.Disc(0.3, center=(0.4, 0.0)),
+                 sc.RotatedBox([0.0, -0.1], [0.8, 0.1], angle=0.5)):
+        conn = sc.connect(pos, rule=sc.PairwiseBernoulli(1.0), mask=mask, space=torus, seed=1)
+        disp = pos[None, :, :] - pos[:, None, :]
+        images = [disp + np.array([i, j]) for i in (-1, 0, 1) for j in (-1, 0, 1)]
+        expected = np.any([mask.contains(x) for x in images], axis=0)
+        got = np.zeros_like(expected)
+        got[conn.sources, conn.targets] = True
+        assert expected.sum() > 100 and np.array_equal(got, expected), mask
+    with pytest.raises(ValueError, match="spans 1.2 on periodic axis 0"):
+        sc.connect(pos, rule=sc.PairwiseBernoulli(1.0), mask=sc.Box([-0.6, -0.1], [0.6, 0.1]), space=torus)
+
+
+def test_oversized_masks_and_nest_errors():
+    def make():
+        layer = nest.Create("iaf_psc_alpha", positions=nest.spatial.free([[0.0, 0.0], [0.3, 0.1]], extent=[1.0, 1.0],
+                                                                         edge_wrap=True))
+        return layer, layer
+    big = {"rule": "pairwise_bernoulli", "p": 1.0, "mask": {"circular": {"radius": 0.6}}}
+    for spec in (big, {"rule": "fixed_indegree", "indegree": 1, "mask": {"rectangular": {
+            "lower_left": [-0.2, 0.1], "upper_right": [0.2, 0.1]}}}):
+        errors = []
+        for ours in (False, True):
+            nest.ResetKernel()
+            pre, post = make()
+            with pytest.raises(nest.NESTErrors.BadProperty) as info:
+                (scn.connect_spec(pre, post, spec) if ours else nest.Connect(pre, post, spec))
+            errors.append(info.value)
+        assert isinstance(errors[1], ValueError)  # also what sc.connect users catch
+    theirs, ours = _native_and_ours(make, dict(big, allow_oversized_mask=True))
+    assert ours == theirs and len(ours) == 4
+    plain = nest.Create("iaf_psc_alpha", 3)
+    with pytest.raises(TypeError, match="spatial"):
+        scn.connect_spec(plain, plain, {"rule": "pairwise_bernoulli", "p": 1.0, "mask": {"circular": {"radius": .1}}})
+    nrn = nest.Create("parrot_neuron", positions=nest.spatial.grid(shape=[2, 2]))
+    rec = nest.Create("spike_recorder", positions=nest.spatial.grid(shape=[1, 1]))
+    with pytest.raises(nest.NESTErrors.IllegalConnection):
+        scn.connect_spec(nrn, rec, {"rule": "fixed_indegree", "indegree": 4, "allow_multapses": False})
+    scn.connect_spec(nrn, rec, {"rule": "pairwise_bernoulli", "p": 1.0, "use_on_source": True})
+    assert sorted(nest.GetConnections(nrn, rec).source) == list(nrn.global_id)
+
+
+def test_probability_clipped_like_nest_and_two_dimensional_weights():
+    layer, pos = _free(200, 31)
+    p = {"gamma": {"kappa": 3.0, "theta": 0.1}, "factor": 0.5}  # 0.5 · K peaks at 0.5 · 2.71 > 1
+    kernel, factor = translate_kernel(p)
+    with pytest.raises(ValueError, match="p \\* K can reach"):
+        sc.connect(pos, rule=sc.PairwiseBernoulli(factor), kernel=kernel)
+    conn = scn.connect_spec(layer, layer, {"rule": "pairwise_bernoulli", "p": p}, seed=2)
+    d = np.linalg.norm(pos[None, :, :] - pos[:, None, :], axis=-1)
+    q = np.minimum(1.0, factor * kernel(d))
+    assert (q == 1.0).any() and abs(len(conn) - q.sum()) < 4.5 * np.sqrt((q * (1 - q)).sum())
+    nest.ResetKernel()
+    layer, _ = _free(30, 32)
+    w = np.arange(30 * 4, dtype=float).reshape(30, 4)
+    scn.connect_spec(layer, layer, {"rule": "fixed_indegree", "indegree": 4, "mask": {"circular": {"radius": 0.8}}},
+                     {"weight": w}, seed=3)
+    c = nest.GetConnections(layer, layer)
+    by_target = sorted(zip(c.target, c.weight))
+    assert [wt for _, wt in by_target] == sorted(w.ravel().tolist())

@@ -21,8 +21,8 @@ from .kernels import (
     Linear,
     Shifted,
 )
-from .masks import Annulus, Box, Disc, Ellipse, Mask
-from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, Rule
+from .masks import Annulus, Box, Disc, Ellipse, Mask, RotatedBox
+from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, PairwisePoisson, Rule
 from .space import Space
 
 __version__ = "0.1.0"
@@ -47,6 +47,7 @@ __all__ = [
     "FixedInDegree",
     "FixedTotalNumber",
     "PairwiseBernoulli",
+    "PairwisePoisson",
     "Kernel",
     "Gaussian",
     "Exponential",
@@ -61,6 +62,7 @@ __all__ = [
     "Disc",
     "Annulus",
     "Box",
+    "RotatedBox",
     "Ellipse",
     "Space",
 ]

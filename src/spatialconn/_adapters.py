@@ -16,7 +16,7 @@ ids of both sides and stays exact:
   (degree 0 for partners that are not drivers), whose own autapse rule
   excludes exactly "the same neuron". Drivers are independent under the
   fixed-degree rules, so the split does not change the distribution.
-  ``PairwiseBernoulli`` drops the self pairs; ``FixedTotalNumber`` with
+  ``PairwiseBernoulli`` and ``PairwisePoisson`` drop the self pairs; ``FixedTotalNumber`` with
   multapses uses per-source counts (``sources="uniform"``) or rejects and
   redraws self pairs (``"weighted"``: i.i.d. draws conditioned on not being
   a self pair). ``FixedTotalNumber`` without multapses is not supported in
@@ -31,7 +31,7 @@ from .connect import connect as _sc_connect
 from ._units import UnitContext, plain
 from .connections import Connections
 from .rng import seed_sequence
-from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, Rule
+from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, PairwisePoisson, Rule
 
 __all__ = ["child_seed", "connect_neurons"]
 
@@ -97,7 +97,7 @@ def connect_neurons(src_pos, tgt_pos, src_ids, tgt_ids, rule, kernel=None, *, ma
         return _sc_connect(src_pos, tgt_pos, rule, kernel, seed=seed, **opts)
     s_of_t = _index_map(tgt_ids, src_ids)
     job = _Split(src_pos, tgt_pos, t_of_s, s_of_t, kernel, opts, seed)
-    if isinstance(rule, PairwiseBernoulli):
+    if isinstance(rule, (PairwiseBernoulli, PairwisePoisson)):  # pairs independent: drop the self pairs
         return job.bernoulli(rule)
     if not same_place:
         raise NotImplementedError(

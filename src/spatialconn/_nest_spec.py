@@ -2,7 +2,7 @@
 
 NEST (3.10) anchors a mask on the *driver* and tests the *pool* node's
 displacement from it: ``target - source`` for ``fixed_outdegree`` and
-``pairwise_bernoulli`` (default ``use_on_source=False``), ``source - target``
+``pairwise_bernoulli`` (default ``use_on_source=False``) and ``pairwise_poisson``, ``source - target``
 for ``fixed_indegree`` and ``pairwise_bernoulli`` with ``use_on_source=True``
 (measured on NEST 3.10 with anchored rectangular masks). spatialconn's masks
 are always on ``target - source``, so the second group is reflected through
@@ -25,7 +25,8 @@ a spatialconn ``Kernel``                                that kernel
 ======================================================  =======================================
 
 Add ``"factor": f`` to a kernel dict for NEST's ``f * kernel`` (it only
-matters for ``pairwise_bernoulli``). Missing parameters take NEST's defaults.
+matters for ``pairwise_bernoulli`` and ``pairwise_poisson``, whose
+``pairwise_avg_num_conns`` takes the same forms as ``p``). Missing parameters take NEST's defaults.
 """
 
 from __future__ import annotations
@@ -34,17 +35,32 @@ import math
 
 import numpy as np
 
-from .kernels import AnisotropicGaussian, Exponential, Gamma, Gaussian, Kernel, Linear
-from .masks import Annulus, Box, Disc, Ellipse, Mask
-from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli
+from .kernels import (
+    AnisotropicGaussian,
+    CustomKernel,
+    Exponential,
+    Gamma,
+    Gaussian,
+    Kernel,
+    Linear,
+)
+from .masks import Annulus, Box, Disc, Ellipse, Mask, RotatedBox
+from .rules import (
+    FixedInDegree,
+    FixedOutDegree,
+    FixedTotalNumber,
+    PairwiseBernoulli,
+    PairwisePoisson,
+)
 
-__all__ = ["translate_conn_spec", "translate_kernel", "translate_mask", "reflect"]
+__all__ = ["clipped_bernoulli", "reflect", "translate_conn_spec", "translate_kernel", "translate_mask"]
 
 _RULE_KEYS = {
     "fixed_outdegree": "outdegree",
     "fixed_indegree": "indegree",
     "fixed_total_number": "N",
     "pairwise_bernoulli": "p",
+    "pairwise_poisson": "pairwise_avg_num_conns",
 }
 _COMMON_KEYS = {"rule", "p", "mask", "allow_autapses", "allow_multapses", "allow_oversized_mask"}
 
@@ -57,17 +73,21 @@ _KERNELS = {
 }
 
 
-def translate_conn_spec(conn_spec: dict) -> dict:
+def translate_conn_spec(conn_spec: dict, grid=None) -> dict:
     """Keyword arguments of :func:`spatialconn.connect` for a NEST ``conn_spec`` dict.
 
     Parameters
     ----------
     conn_spec : dict
         ``rule`` (``fixed_outdegree``, ``fixed_indegree``, ``fixed_total_number``,
-        ``pairwise_bernoulli``), its count (``outdegree``, ``indegree``, ``N``)
-        or ``p``, optionally ``p`` as a kernel (see the module notes), ``mask``
+        ``pairwise_bernoulli``, ``pairwise_poisson``), its count (``outdegree``,
+        ``indegree``, ``N``) or ``p`` (``pairwise_avg_num_conns`` for
+        ``pairwise_poisson``, a number or kernel dict like ``p``),
+        optionally ``p`` as a kernel (see the module notes), ``mask``
         (NEST mask dict with optional ``anchor``), ``allow_autapses``,
         ``allow_multapses`` (both default True, as in NEST), ``use_on_source``.
+    grid : (extent, shape), optional
+        Of the pool layer when it is a NEST grid layer (for ``grid`` masks).
 
     Returns
     -------
@@ -95,14 +115,20 @@ def translate_conn_spec(conn_spec: dict) -> dict:
         raise ValueError(f"conn_spec['rule'] must be one of {sorted(_RULE_KEYS)}, got {rule_name!r}")
     count_key = _RULE_KEYS[rule_name]
     allowed = _COMMON_KEYS | {count_key} | ({"use_on_source"} if rule_name == "pairwise_bernoulli" else set())
+    if rule_name == "pairwise_poisson":  # its kernel is pairwise_avg_num_conns
+        allowed = allowed - {"p"}
     unknown = sorted(set(conn_spec) - allowed)
     if unknown:
         raise ValueError(f"conn_spec key(s) {unknown} are not supported for rule {rule_name!r}; "
                          f"allowed: {sorted(allowed)}")
-    p = conn_spec.get("p", 1.0)
+    p = conn_spec.get(count_key if rule_name == "pairwise_poisson" else "p", 1.0)
     kernel, factor = translate_kernel(p)
     if rule_name == "pairwise_bernoulli":
-        rule = PairwiseBernoulli(factor)
+        rule = None  # after the mask: NEST's probability is min(1, p · K)
+    elif rule_name == "pairwise_poisson":
+        if count_key not in conn_spec:
+            raise ValueError("conn_spec for rule 'pairwise_poisson' needs 'pairwise_avg_num_conns'")
+        rule = PairwisePoisson(factor)
     else:
         if count_key not in conn_spec:
             raise ValueError(f"conn_spec for rule {rule_name!r} needs {count_key!r}")
@@ -112,9 +138,11 @@ def translate_conn_spec(conn_spec: dict) -> dict:
             raise ValueError(f"conn_spec['p'] = {p!r} gives every pair weight 0")
     reflected = rule_name == "fixed_indegree" or bool(conn_spec.get("use_on_source", False))
     mask = conn_spec.get("mask")
-    mask = None if mask is None else translate_mask(mask)
+    mask = None if mask is None else translate_mask(mask, grid)
     if mask is not None and reflected:
         mask = reflect(mask)
+    if rule is None:
+        rule, kernel = clipped_bernoulli(factor, kernel, mask)
     out = {"rule": rule, "kernel": kernel, "mask": mask}
     for ours, theirs in (("multapses", "allow_multapses"), ("autapses", "allow_autapses")):
         flag = conn_spec.get(theirs, True)
@@ -122,6 +150,33 @@ def translate_conn_spec(conn_spec: dict) -> dict:
             raise TypeError(f"conn_spec[{theirs!r}] must be True or False, got {flag!r}")
         out[ours] = bool(flag)
     return out
+
+
+def clipped_bernoulli(p: float, kernel, mask=None):
+    """``(PairwiseBernoulli, kernel)`` connecting with NEST's probability ``min(1, p · K)``.
+
+    ``sc.connect`` refuses ``p · K > 1``; NEST connects such pairs always.
+    Only where ``p · K`` can exceed 1 is the kernel replaced by the clipped
+    ``CustomKernel`` (sampled by the reference engine's code).
+
+    Examples
+    --------
+    >>> rule, kernel = clipped_bernoulli(3.0, Gaussian(0.1))
+    >>> rule, float(kernel(0.0)), round(float(kernel(0.2)), 4)   # 3 · e^-2 = 0.406
+    (PairwiseBernoulli(p=1.0), 1.0, 0.406)
+    """
+    p = float(p)
+    if p < 0:
+        raise ValueError(f"conn_spec['p'] must be >= 0, got {p}")
+    if kernel is None:
+        return PairwiseBernoulli(min(p, 1.0)), None
+    peak = kernel.peak_within(mask.reach if mask is not None else kernel.cutoff)
+    if p * peak <= 1:
+        return PairwiseBernoulli(p), kernel
+    on = "distance" if kernel.isotropic else "displacement"
+    clipped = CustomKernel(lambda x: np.minimum(1.0, p * np.asarray(kernel(x), dtype=np.float64)),
+                           cutoff=kernel.cutoff, on=on, peak=1.0)
+    return PairwiseBernoulli(1.0), clipped
 
 
 def translate_kernel(p):
@@ -176,13 +231,16 @@ def _gaussian2d(a):
     return AnisotropicGaussian(sigma=(a["std_x"], a["std_y"]))
 
 
-def translate_mask(spec) -> Mask:
+def translate_mask(spec, grid=None) -> Mask:
     """A spatialconn mask for a NEST mask dict (``anchor`` becomes the mask centre).
 
     Supported: ``circular``, ``spherical`` (``radius``), ``doughnut``
     (``inner_radius``, ``outer_radius``), ``rectangular``, ``box``
-    (``lower_left``, ``upper_right``, no rotation), ``elliptical``
-    (``major_axis``, ``minor_axis``, ``azimuth_angle`` in degrees).
+    (``lower_left``, ``upper_right``, ``azimuth_angle`` and ``polar_angle`` in
+    degrees), ``elliptical`` (``major_axis``, ``minor_axis``,
+    ``azimuth_angle`` in degrees), and ``grid`` (``shape``, with ``anchor``
+    in cells) when ``grid=(extent, shape)`` of the pool layer is given; it
+    becomes the box of those cells, as NEST converts it.
     The result is on the displacement pool − driver, as NEST sees it.
 
     Examples
@@ -204,6 +262,8 @@ def translate_mask(spec) -> Mask:
     (shape, params), = spec.items()
     params = dict(params)
     anchor = params.pop("anchor", anchor)
+    if shape == "grid":
+        return _grid_mask(params, anchor, grid)
     c = None if anchor is None else tuple(float(v) for v in anchor)
     if shape in ("circular", "spherical"):
         _only(params, shape, {"radius"})
@@ -213,19 +273,40 @@ def translate_mask(spec) -> Mask:
         return Annulus(float(params["inner_radius"]), float(params["outer_radius"]), center=c)
     if shape in ("rectangular", "box"):
         _only(params, shape, {"lower_left", "upper_right", "azimuth_angle", "polar_angle"})
-        if params.get("azimuth_angle", 0) or params.get("polar_angle", 0):
-            raise ValueError(f"{shape} masks with azimuth_angle/polar_angle != 0 are not supported; "
-                             "rotate the positions or use an elliptical mask")
         lo, hi = np.asarray(params["lower_left"], float), np.asarray(params["upper_right"], float)
+        if lo.shape != hi.shape or lo.size != (2 if shape == "rectangular" else 3):
+            raise ValueError(f"{shape} mask needs lower_left and upper_right of {2 if shape == 'rectangular' else 3} "
+                             f"components, got {lo.tolist()} and {hi.tolist()}")
         if c is not None:
             lo, hi = lo + np.asarray(c), hi + np.asarray(c)
+        azimuth, polar = float(params.get("azimuth_angle", 0.0)), float(params.get("polar_angle", 0.0))
+        if azimuth or polar:
+            return RotatedBox(tuple(lo.tolist()), tuple(hi.tolist()), angle=math.radians(azimuth),
+                              polar_angle=math.radians(polar))
         return Box(tuple(lo.tolist()), tuple(hi.tolist()))
     if shape == "elliptical":
         _only(params, shape, {"major_axis", "minor_axis", "azimuth_angle"})
         axes = (float(params["major_axis"]) / 2, float(params["minor_axis"]) / 2)
         return Ellipse(axes, angle=math.radians(float(params.get("azimuth_angle", 0.0))), center=c)
     raise ValueError(f"unsupported NEST mask {shape!r}; supported: circular, spherical, doughnut, "
-                     "rectangular, box, elliptical")
+                     "rectangular, box, elliptical, grid")
+
+
+def _grid_mask(params, anchor, grid):
+    """NEST's conversion of a grid mask (cells ``shape`` from ``anchor``) to a box on its grid layer."""
+    _only(params, "grid", {"shape"})
+    if grid is None:
+        raise ValueError("grid masks can only be used with grid layers (the pool layer is not a grid layer)")
+    extent, dims = (np.asarray(v, float) for v in grid)
+    shape = np.asarray(params["shape"], float)
+    a = np.zeros_like(shape) if anchor is None else np.asarray(anchor, float)
+    if shape.size != dims.size or a.size != dims.size:
+        raise ValueError(f"grid mask shape {shape.tolist()} and anchor {a.tolist()} must have one entry per "
+                         f"axis of the {dims.size}-D grid layer")
+    h = extent / dims
+    lo, hi = h * (-a) - h / 2, h * (shape - a) - h / 2
+    lo[1], hi[1] = -hi[1], -lo[1]  # grid rows run downwards (NEST: MaskedLayer::check_mask_)
+    return Box(tuple(lo.tolist()), tuple(hi.tolist()))
 
 
 def _only(params, shape, allowed):
@@ -249,7 +330,9 @@ def reflect(mask: Mask) -> Mask:
         return Annulus(mask.inner, mask.outer, center=neg)
     if isinstance(mask, Ellipse):
         return Ellipse(mask.semi_axes, angle=mask.angle, center=neg)
-    if isinstance(mask, Box):
+    if isinstance(mask, (Box, RotatedBox)):  # a box rotated about its centre reflects to one about -centre
         lo, hi = np.asarray(mask.lower, float), np.asarray(mask.upper, float)
+        if isinstance(mask, RotatedBox):
+            return RotatedBox(tuple((-hi).tolist()), tuple((-lo).tolist()), mask.angle, mask.polar_angle)
         return Box(tuple((-hi).tolist()), tuple((-lo).tolist()))
     raise TypeError(f"cannot reflect mask {mask!r}")

@@ -12,10 +12,10 @@ from . import engine as engines
 from ._units import UnitContext, plain
 from .connections import Connections
 from .kernels import Kernel, Shifted
-from .masks import Mask
+from .masks import Mask, periodic_images
 from .problem import Problem
 from .rng import global_generator, root_key
-from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, Rule
+from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, PairwisePoisson, Rule
 from ._validate import counts as _counts
 from ._validate import real
 
@@ -50,7 +50,7 @@ def connect(
         length (σ, radii, extent) must carry compatible units.
     targets : (N_t, d) array-like, optional
         Target positions; ``None`` connects the source population to itself.
-    rule : FixedOutDegree, FixedInDegree, FixedTotalNumber or PairwiseBernoulli
+    rule : FixedOutDegree, FixedInDegree, FixedTotalNumber, PairwiseBernoulli or PairwisePoisson
     kernel : Kernel, optional
         Relative preference by displacement; ``None`` is uniform.
     mask : Mask, optional
@@ -180,6 +180,7 @@ class _Job:
             base.check_support(mask is not None, d)
         space = _check_space(space, d, units, src, tgt, mask)
         periods = np.full(d, np.inf) if space is None else space.periods
+        mask = periodic_images(mask, periods)  # a mask's bounding box must fit each period
         in_degree = isinstance(self.rule, FixedInDegree)
         drivers, partners = (tgt, src) if in_degree else (src, tgt)
         self.problem = Problem(
@@ -217,6 +218,8 @@ class _Job:
         if isinstance(rule, PairwiseBernoulli):
             self._check_bernoulli(float(rule.p))
             return None
+        if isinstance(rule, PairwisePoisson):
+            return plan_poisson(self.problem, self.engine, float(rule.rate), self.multapses)
         if isinstance(rule, (FixedOutDegree, FixedInDegree)):
             k = _counts(rule.k, "k")
             if k.ndim == 1 and k.size != pb.n_drivers:
@@ -325,6 +328,39 @@ class _Job:
         return Connections(s, t, self._src, self._tgt, self._periods, self._units)
 
 
+# -- PairwisePoisson: planned as per-source counts, then sampled as FixedOutDegree with multapses --
+def plan_poisson(problem: Problem, engine, rate: float, multapses: bool) -> np.ndarray:
+    """Per-source synapse counts of :class:`~spatialconn.PairwisePoisson` (Poisson splitting).
+
+    ``N_i ~ Poisson(rate · Σ_j w_ij)`` from the call's global stream (so the
+    counts depend on the seed only, never on chunks or workers); the caller
+    then draws each source's ``N_i`` partners i.i.d. with ``w_ij / Σ_j w_ij``,
+    which makes the pair counts independent ``Poisson(rate · w_ij)``.
+
+    Examples
+    --------
+    >>> import numpy as np, spatialconn as sc
+    >>> job = _plan(np.random.default_rng(0).random((5, 2)), rule=sc.PairwisePoisson(3.0), seed=1)
+    >>> job.degrees.tolist()   # Poisson(3 · 5) each: 5 targets of uniform weight 1
+    [20, 11, 14, 12, 14]
+    """
+    if not multapses:
+        raise ValueError("PairwisePoisson makes several synapses per pair by definition; it needs "
+                         "multapses=True (use PairwiseBernoulli for at most one)")
+    counts = np.zeros(problem.n_drivers, dtype=np.int64)
+    if rate == 0 or problem.n_drivers == 0 or problem.n_partners == 0:
+        return counts
+    log_mean = math.log(rate) + engine.row_log_totals(problem)
+    too_big = ~(log_mean < math.log(2.0**62))
+    if too_big.any():
+        i = int(np.argmax(too_big))
+        raise ValueError(f"PairwisePoisson: source {i} expects rate * sum_j K = exp({log_mean[i]:.6g}) "
+                         "synapses (infinite or beyond 2^62); lower the rate or bound the kernel")
+    with np.errstate(under="ignore"):
+        mean = np.exp(log_mean)
+    return global_generator(problem.key).poisson(mean).astype(np.int64)
+
+
 def _softmax(logw: np.ndarray) -> np.ndarray:
     m = logw.max()
     if m == np.inf:
@@ -340,7 +376,8 @@ def _check_rule(rule):
         raise TypeError("rule is required, e.g. rule=sc.FixedOutDegree(10)")
     if not isinstance(rule, Rule):
         raise TypeError(
-            f"rule must be FixedOutDegree, FixedInDegree, FixedTotalNumber or PairwiseBernoulli, got {rule!r}"
+            f"rule must be FixedOutDegree, FixedInDegree, FixedTotalNumber, PairwiseBernoulli or "
+            f"PairwisePoisson, got {rule!r}"
         )
     return rule
 
@@ -424,12 +461,5 @@ def _check_space(space, d: int, units: UnitContext, src, tgt, mask):
             raise ValueError(
                 f"{name} neuron {i} lies outside the space extent: coordinate {c} = {pos[i, c]} "
                 f"not in [{b[c, 0]}, {b[c, 1]}]"
-            )
-    if mask is not None and any(space.periodic):
-        half = float(np.min(space.lengths[list(space.periodic)])) / 2
-        if mask.reach > half:
-            raise ValueError(
-                f"mask reaches {mask.reach:g}, beyond half the periodic extent ({half:g}): with "
-                "minimum-image distances it would wrap onto itself; shrink the mask or the periodicity"
             )
     return space

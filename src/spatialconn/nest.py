@@ -4,7 +4,8 @@ Install with ``pip install spatialconn[nest]``. Two entry points:
 
 * :func:`connect` takes spatialconn rules and kernels;
 * :func:`connect_spec` takes NEST's own ``conn_spec`` dict (``fixed_outdegree``,
-  ``fixed_indegree``, ``fixed_total_number``, ``pairwise_bernoulli``, masks,
+  ``fixed_indegree``, ``fixed_total_number``, ``pairwise_bernoulli``,
+  ``pairwise_poisson``, masks including ``grid`` and rotated boxes,
   kernels as dicts, see :mod:`spatialconn._nest_spec`), so switching from
   ``nest.Connect(pre, post, conn_spec)`` is a one-line change, and
   ``fixed_total_number`` with a kernel or mask works (NEST refuses it).
@@ -35,6 +36,7 @@ import numpy as np
 from ._adapters import connect_neurons
 from ._nest_spec import translate_conn_spec
 from .connections import Connections
+from .masks import periodic_images
 from .space import Space
 
 __all__ = ["connect", "connect_spec", "layer_positions", "layer_space"]
@@ -107,8 +109,9 @@ def connect(pre, post, rule, kernel=None, *, mask=None, space=None, multapses=Tr
         src_pos, tgt_pos = (np.asarray(p, dtype=np.float64) for p in positions)
     if space is None and positions is None:
         space = _common_space(pre, post)
-        if space is not None:  # NEST wraps by period only; put both layers inside one extent
-            src_pos, tgt_pos = _wrap_into(src_pos, space), _wrap_into(tgt_pos, space)
+    if positions is None and space is not None and any(space.periodic):
+        # NEST wraps by period only; put both layers inside one extent
+        src_pos, tgt_pos = _wrap_into(src_pos, space), _wrap_into(tgt_pos, space)
     spec = _syn_spec(syn_spec, weight, delay)
     conn = connect_neurons(src_pos, tgt_pos, pre_ids, post_ids, rule, kernel, mask=mask, space=space,
                            multapses=multapses, autapses=autapses, seed=seed)
@@ -133,11 +136,30 @@ def connect_spec(pre, post, conn_spec, syn_spec=None, *, seed=None, positions=No
     syn_spec : dict, optional
         As for :func:`connect`; ``weight``/``delay`` may be callables of distance.
     seed, positions, space
-        As for :func:`connect`.
+        As for :func:`connect`; by default the space wraps like the layer NEST
+        searches with the mask (sources, or targets for ``fixed_outdegree``
+        and ``use_on_source``).
 
     Returns
     -------
     Connections
+
+    Raises
+    ------
+    nest.NESTErrors.BadProperty
+        Invalid parameters, masks wider than a wrapped layer without
+        ``allow_oversized_mask``, infeasible requests (also a ``ValueError``).
+    nest.NESTErrors.IllegalConnection
+        A spatial rule onto recording devices other than ``pairwise_bernoulli``
+        with ``use_on_source`` (also a ``ValueError``), as in NEST.
+    TypeError
+        Nodes that are not spatial (without ``positions``), wrong types.
+
+    Notes
+    -----
+    NEST's semantics where ``sc.connect`` is stricter: ``pairwise_bernoulli``
+    connects with probability ``min(1, p · K)``; masks may cover a whole
+    wrapped layer (a pair is in the mask when some periodic image is).
 
     Examples
     --------
@@ -151,9 +173,73 @@ def connect_spec(pre, post, conn_spec, syn_spec=None, *, seed=None, positions=No
     >>> len(c)
     300
     """
-    kw = translate_conn_spec(conn_spec)
-    return connect(pre, post, kw.pop("rule"), kw.pop("kernel"), seed=seed, positions=positions, space=space,
-                   syn_spec=syn_spec, **kw)
+    import nest
+
+    bad_property = _nest_error("BadProperty", ValueError)
+    if positions is None:
+        for nodes, name in ((pre, "pre"), (post, "post")):
+            _ids(nodes, name)
+            if getattr(nodes, "spatial", None) is None:
+                raise TypeError(f"{name} must have spatial information (created with positions=) for a "
+                                "spatial conn_spec, or pass positions=(pre_positions, post_positions)")
+    try:
+        kw = translate_conn_spec(conn_spec, _pool_grid(pre, post, conn_spec) if positions is None else None)
+    except ValueError as exc:
+        raise bad_property(str(exc)) from exc
+    _refuse_recorders(post, conn_spec)
+    rule, kernel, mask = kw.pop("rule"), kw.pop("kernel"), kw.pop("mask")
+    if space is None and positions is None:  # NEST wraps by the layer it searches (the pool layer)
+        space = layer_space(_pool(pre, post, conn_spec))
+    if mask is not None and space is not None:
+        try:
+            mask = periodic_images(mask, space.periods, oversized=bool(conn_spec.get("allow_oversized_mask", False)))
+        except ValueError as exc:
+            raise bad_property(f"Mask size must not exceed layer size; set allow_oversized_mask to override. "
+                               f"({exc})") from exc
+    try:
+        return connect(pre, post, rule, kernel, mask=mask, seed=seed, positions=positions, space=space,
+                       syn_spec=syn_spec, **kw)
+    except ValueError as exc:
+        if isinstance(exc, nest.NESTErrors.KernelException):
+            raise
+        raise bad_property(str(exc)) from exc
+
+
+def _nest_error(name, base):
+    """NEST's exception ``name`` that is also a ``base`` (code written for either catches it)."""
+    import nest
+
+    key = (name, base)
+    if key not in _ERRORS:
+        _ERRORS[key] = type(name, (getattr(nest.NESTErrors, name), base), {"__module__": __name__})
+    return _ERRORS[key]
+
+
+_ERRORS: dict = {}
+
+
+def _pool(pre, post, conn_spec):
+    """The layer NEST searches with the mask: targets for fixed_outdegree and use_on_source, else sources."""
+    rule = conn_spec.get("rule") if isinstance(conn_spec, dict) else None
+    on_post = rule == "fixed_outdegree" or (rule == "pairwise_bernoulli" and conn_spec.get("use_on_source", False))
+    return post if on_post else pre
+
+
+def _pool_grid(pre, post, conn_spec):
+    """``(extent, shape)`` of the pool layer if it is a grid layer (for grid masks)."""
+    meta = _pool(pre, post, conn_spec).spatial
+    return (meta["extent"], meta["shape"]) if "shape" in meta else None
+
+
+def _refuse_recorders(post, conn_spec):
+    """NEST connects neurons to recorders (no proxies) only by ``pairwise_bernoulli`` with ``use_on_source``."""
+    if not (conn_spec.get("rule") == "pairwise_bernoulli" and conn_spec.get("use_on_source", False)):
+        kinds = post.get("element_type")
+        kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+        if "recorder" in kinds:
+            raise _nest_error("IllegalConnection", ValueError)(
+                f"spatial {conn_spec.get('rule')!r} onto recording devices is not possible in NEST; use "
+                "pairwise_bernoulli with use_on_source=True (or nest.Connect without spatial terms)")
 
 
 def layer_positions(nodes, name: str = "nodes") -> np.ndarray:
@@ -193,8 +279,11 @@ def layer_space(nodes):
     if meta is None or not meta.get("edge_wrap", False):
         return None
     centre = np.asarray(meta["center"], float)
-    half = np.asarray(meta["extent"], float) / 2
-    return Space(extent=tuple(zip((centre - half).tolist(), (centre + half).tolist())), periodic=True)
+    extent = np.asarray(meta["extent"], float)
+    flat = extent <= 0  # all nodes on a line or plane: NEST gives that axis extent 0; it cannot wrap
+    half = np.where(flat, 0.5, extent / 2)
+    return Space(extent=tuple(zip((centre - half).tolist(), (centre + half).tolist())),
+                 periodic=tuple((~flat).tolist()))
 
 
 def _common_space(pre, post):
@@ -206,8 +295,9 @@ def _common_space(pre, post):
 
 
 def _wrap_into(pos, space):
-    lo = space.bounds[:, 0]
-    return lo + np.mod(pos - lo, space.lengths)
+    lo, hi = space.bounds[:, 0], space.bounds[:, 1]
+    inside = (pos >= lo) & (pos <= hi)  # unchanged (bit for bit) where already inside
+    return np.where(np.asarray(space.periodic) & ~inside, lo + np.mod(pos - lo, space.lengths), pos)
 
 
 def _ids(nodes, name):
@@ -217,6 +307,9 @@ def _ids(nodes, name):
         raise ImportError("spatialconn.nest needs NEST: pip install spatialconn[nest]") from exc
     if not isinstance(nodes, nest.NodeCollection):
         raise TypeError(f"{name} must be a nest.NodeCollection, got {type(nodes).__name__}")
+    n = len(nodes)
+    if n and nodes[-1].global_id - nodes[0].global_id == n - 1:  # ids are sorted and unique: a range
+        return np.arange(nodes[0].global_id, nodes[0].global_id + n, dtype=np.int64)  # (tolist: ~50 µs/node)
     return np.asarray(nodes.tolist(), dtype=np.int64)
 
 
@@ -255,6 +348,8 @@ def _create(pre_ids, post_ids, conn, spec):
             arr = np.asarray(value, dtype=np.float64)
             if arr.ndim == 0:
                 arr = np.full(n, float(arr))
+            elif arr.ndim == 2 and arr.size == n:  # NEST's (drivers, degree) arrays: row by row, as drawn
+                arr = arr.ravel()
             if arr.shape != (n,):
                 raise ValueError(f"syn_spec[{key!r}] has shape {arr.shape}, expected ({n},) (one per synapse)")
             value = arr
