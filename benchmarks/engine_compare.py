@@ -4,13 +4,16 @@ Every case runs in a fresh subprocess per tree, the trees alternating, on
 the same machine in one run, so the ratio is meaningful even when the
 machine is loaded. Each subprocess first makes one small call (loads the
 engine, and numba's cache for a numba tree), then times the case (best of
-``--repeat``), and reports its peak RSS. ``cold`` times a whole fresh
+``--repeat``), and reports its peak RSS; ``--cpu`` reports the CPU time
+of the call (user + system, summed over threads) instead of wall time,
+which a loaded machine disturbs much less. ``cold`` times a whole fresh
 process: start, ``import spatialconn`` and the first forum connect.
 
 Usage::
 
     python benchmarks/engine_compare.py --tree before=/path/to/old/src --tree after=src
     python benchmarks/engine_compare.py --tree after=src --cases forum local_out huge --threads 2
+    python benchmarks/engine_compare.py --tree after=src --cases local_out local_total --threads 1 --cpu
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ CASES = {
                         "a = np.random.default_rng(0).random((40000, 2))",
                         "sc.connect(a, rule=sc.PairwiseBernoulli(100 / (2 * np.pi * 0.05**2 * 40000)), "
                         "kernel=sc.Gaussian(0.05), seed=1)"),
+    "big15": ("10^6 x 10^6, FixedOutDegree(15), σ = 0.05 (1.5·10^7 synapses)",
+              "a = np.random.default_rng(0).random((1_000_000, 2))",
+              "sc.connect(a, rule=sc.FixedOutDegree(15), kernel=sc.Gaussian(0.05), seed=1)"),
     "huge": ("10^6 x 10^6, FixedOutDegree(100), σ = 0.05 (10^8 synapses)",
              "a = np.random.default_rng(0).random((1_000_000, 2))",
              "sc.connect(a, rule=sc.FixedOutDegree(100), kernel=sc.Gaussian(0.05), seed=1)"),
@@ -58,10 +64,14 @@ for kw in ({{}}, {{"multapses": False}}):
 sc.connect(w, rule=sc.FixedTotalNumber(100), kernel=sc.Gaussian(0.1), seed=0)
 sc.connect(w, rule=sc.PairwiseBernoulli(0.5), kernel=sc.Gaussian(0.1), seed=0)
 {setup}
-best = float("inf")
+best = cpu = float("inf")
 for _ in range({repeat}):
+    r = resource.getrusage(resource.RUSAGE_SELF)
     t = time.perf_counter(); c = {call}; best = min(best, time.perf_counter() - t); n = len(c); del c
-print(json.dumps(dict(time=best, synapses=n, rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6)))
+    q = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = min(cpu, q.ru_utime + q.ru_stime - r.ru_utime - r.ru_stime)
+print(json.dumps(dict(time=best, cpu=cpu, synapses=n,
+                      rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6)))
 """
 
 COLD = r"""
@@ -104,6 +114,7 @@ def main():
     ap.add_argument("--cases", nargs="+", default=["import", "cold", *CASES])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--cpu", action="store_true", help="CPU time of the call instead of wall time")
     a = ap.parse_args()
     trees = [t.split("=", 1) for t in a.tree]
     names = [n for n, _ in trees]
@@ -118,7 +129,7 @@ def main():
                 res[name] = (min(run_cold(src, a.threads) for _ in range(3)), "")
             else:
                 r = run_case(src, case, a.threads, a.repeat)
-                res[name] = (r["time"], f" ({r['synapses']:,} syn, {r['rss_gb']:.2f} GB)")
+                res[name] = (r["cpu" if a.cpu else "time"], f" ({r['synapses']:,} syn, {r['rss_gb']:.2f} GB)")
         label = {"import": "import spatialconn (best of 5 fresh processes)",
                  "cold": "fresh process: start, import, first forum connect (best of 3)"}.get(case)
         label = label or CASES[case][0]

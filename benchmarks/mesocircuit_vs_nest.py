@@ -112,7 +112,7 @@ def main(argv=None):
         print(json.dumps(run(args.child, args.scale[0], args.threads)))
         return 0
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
-               NUMBA_NUM_THREADS=str(args.threads), PYNEST_QUIET="1")
+               SPATIALCONN_THREADS=str(args.threads), PYNEST_QUIET="1")
     rows = []
     for scale in args.scale:
         for variant in args.variants:

@@ -147,3 +147,14 @@ def test_calls_from_several_python_threads_agree():
     serial = [run(s) for s in range(4)]
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(run, range(4))) == serial
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "many"])
+def test_bad_thread_count_is_named(monkeypatch, value):
+    from spatialconn.engine.grid import threads
+
+    monkeypatch.setenv("SPATIALCONN_THREADS", value)
+    with pytest.raises(ValueError, match="SPATIALCONN_THREADS must be a positive integer"):
+        threads()
+    monkeypatch.setenv("SPATIALCONN_THREADS", "3")
+    assert threads() == 3

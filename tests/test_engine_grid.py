@@ -451,3 +451,40 @@ def test_exact_fallback_prediction_shortcut_agrees_with_full_check():
             np.testing.assert_array_equal(quick, full)
             seen += int(full.sum())
     assert seen > 0  # some cases do need every partner
+
+
+# --------------------------------------------------------------------------
+# FixedTotalNumber's counts by pair proposals (no row totals)
+# --------------------------------------------------------------------------
+def _total_counts_case():
+    from spatialconn.connect import _plan as plan
+
+    pos = np.random.default_rng(21).random((300, 2))
+    job = plan(pos, rule=sc.FixedTotalNumber(300_000), kernel=sc.Gaussian(0.1), seed=5, engine="grid")
+    d2 = ((pos[:, None] - pos[None]) ** 2).sum(-1)
+    return job.problem, pos, d2
+
+
+def test_total_counts_follow_row_totals_without_computing_them(monkeypatch):
+    problem, pos, d2 = _total_counts_case()
+
+    def fail(*args):
+        raise AssertionError("row totals computed")
+
+    monkeypatch.setattr(grid_engine, "row_log_totals", fail)
+    n = 300_000
+    counts = grid_engine.total_counts(problem, n)
+    assert counts.sum() == n
+    W = np.exp(-d2 / (2 * 0.1**2)).sum(axis=1)
+    assert chi2_pvalue(counts, n * W / W.sum()) > ALPHA
+    # negative control: row totals of a slightly wider kernel are told apart
+    W_wrong = np.exp(-d2 / (2 * 0.13**2)).sum(axis=1)
+    assert chi2_pvalue(counts, n * W_wrong / W_wrong.sum()) < REJECT
+
+
+def test_total_counts_are_reproducible_and_thread_invariant(monkeypatch):
+    problem, _, _ = _total_counts_case()
+    monkeypatch.setenv("SPATIALCONN_THREADS", "1")
+    one = grid_engine.total_counts(problem, 300_000)
+    monkeypatch.setenv("SPATIALCONN_THREADS", "4")
+    np.testing.assert_array_equal(one, grid_engine.total_counts(problem, 300_000))

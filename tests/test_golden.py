@@ -82,7 +82,7 @@ def fingerprint(conn) -> tuple[str, list]:
     s = np.ascontiguousarray(conn.sources, dtype="<i8")
     t = np.ascontiguousarray(conn.targets, dtype="<i8")
     digest = hashlib.sha256(s.tobytes() + t.tobytes()).hexdigest()
-    return digest, [(int(a), int(b)) for a, b in zip(s[:10], t[:10])]
+    return digest, [(int(a), int(b)) for a, b in zip(s[:10], t[:10], strict=True)]
 
 
 GOLDEN = {
@@ -108,9 +108,13 @@ GOLDEN = {
     'out_gauss_multi': ('b75201ad3e7db544317455ffd95323537785b993006a654c4286932b32645410', [(0, 62), (0, 107), (0, 247), (0, 1), (0, 152), (0, 295), (0, 126), (0, 1), (0, 355), (0, 126)]),
     'out_race_distinct': ('761fbe5edbc83f108a79713f6dc0fa24179dd823b7dc3dce9caa46717ef32c73', [(0, 64), (0, 88), (0, 42), (0, 49), (0, 164), (0, 99), (0, 5), (0, 177), (0, 19), (0, 213)]),
     'total_distinct': ('6f272190552ae2a8ad0eaa26020250a40e24788a9ad9ce14e857b0c49abfc9d1', [(0, 237), (0, 224), (0, 164), (0, 30), (0, 253), (0, 107), (0, 291), (1, 291), (1, 350), (1, 174)]),
-    'total_torus_mask': ('4492014b384d3bdbee2d2015f176d4163876501a60c984d3e39de6f3e83a7a72', [(0, 18), (0, 256), (0, 18), (0, 161), (1, 30), (1, 74), (2, 393), (2, 64), (2, 264), (2, 81)]),
+    # changed deliberately (compiled engine, issue 11): weighted FixedTotalNumber's counts come from
+    # pair proposals instead of exact row totals (docs/performance.md, changelog)
+    'total_torus_mask': ('e68a603c169e73b4f30ce06d85e5b4724cbf0539baefd7e0ed802075db8f002b', [(0, 18), (0, 256), (0, 18), (1, 30), (1, 74), (2, 393), (2, 64), (2, 264), (3, 312), (4, 314)]),
     'total_uniform': ('9f24517c7a7091d283cdf57b0c3693a1687d57cbbf66e7f2b733aa81fdc651ca', [(0, 100), (0, 49), (0, 228), (1, 169), (1, 233), (1, 100), (1, 18), (1, 150), (2, 32), (2, 147)]),
-    'total_weighted': ('88d871760899a886cf3f5f3c850c8a2e432695862b4860b1e76c6bc145091174', [(0, 141), (0, 62), (0, 276), (0, 344), (1, 310), (1, 133), (1, 159), (2, 58), (2, 227), (2, 81)]),
+    # changed deliberately (compiled engine, issue 11): weighted FixedTotalNumber's counts come from
+    # pair proposals instead of exact row totals (docs/performance.md, changelog)
+    'total_weighted': ('1a708996dff9aa22332b71792c5019504a817aaaf6d63f64539b819187fddae8', [(0, 141), (0, 62), (0, 276), (0, 344), (0, 368), (1, 310), (1, 133), (1, 159), (1, 86), (1, 79)]),
 }
 
 

@@ -343,7 +343,7 @@ def test_probability_clipped_like_nest_and_two_dimensional_weights():
     layer, pos = _free(200, 31)
     p = {"gamma": {"kappa": 3.0, "theta": 0.1}, "factor": 0.5}  # 0.5 · K peaks at 0.5 · 2.71 > 1
     kernel, factor = translate_kernel(p)
-    with pytest.raises(ValueError, match="p \\* K can reach"):
+    with pytest.raises(ValueError, match="p \\* K = "):
         sc.connect(pos, rule=sc.PairwiseBernoulli(factor), kernel=kernel)
     conn = scn.connect_spec(layer, layer, {"rule": "pairwise_bernoulli", "p": p}, seed=2)
     d = np.linalg.norm(pos[None, :, :] - pos[:, None, :], axis=-1)

@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 import spatialconn as sc
-import spatialconn.nest as scn  # before nest: numba's and NEST's OpenMP runtimes
+import spatialconn.nest as scn
 
 os.environ.setdefault("PYNEST_QUIET", "1")
 import nest

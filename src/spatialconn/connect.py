@@ -251,11 +251,9 @@ class _Job:
             )
         if self.multapses:
             if uniform:
-                probs = np.full(pb.n_drivers, 1.0 / pb.n_drivers)
+                counts = global_generator(pb.key).multinomial(n, np.full(pb.n_drivers, 1.0 / pb.n_drivers))
             else:
-                logw = self.engine.row_log_totals(pb)
-                probs = _softmax(logw)
-            counts = global_generator(pb.key).multinomial(n, probs)
+                counts = self.engine.total_counts(pb, n)
             return counts.astype(np.int64)
         norm = self.engine.row_log_totals(pb) if uniform else None
         self._total = self.engine.total_without_multapses(pb, n, norm)
@@ -359,16 +357,6 @@ def plan_poisson(problem: Problem, engine, rate: float, multapses: bool) -> np.n
     with np.errstate(under="ignore"):
         mean = np.exp(log_mean)
     return global_generator(problem.key).poisson(mean).astype(np.int64)
-
-
-def _softmax(logw: np.ndarray) -> np.ndarray:
-    m = logw.max()
-    if m == np.inf:
-        w = (logw == np.inf).astype(np.float64)
-    else:
-        with np.errstate(under="ignore"):
-            w = np.exp(logw - m)
-    return w / w.sum()
 
 
 def _check_rule(rule):

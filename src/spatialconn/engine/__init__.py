@@ -1,8 +1,8 @@
 """Sampling engines behind :func:`spatialconn.connect`.
 
 An engine is a module with the functions ``candidate_counts``,
-``row_log_totals``, ``fixed_degree``, ``total_without_multapses`` and
-``bernoulli`` (see :mod:`spatialconn.engine.reference` for their contract),
+``row_log_totals``, ``total_counts``, ``fixed_degree``,
+``total_without_multapses`` and ``bernoulli`` (see :mod:`spatialconn.engine.reference` for their contract),
 and optionally ``supports(problem) -> bool``. ``"auto"`` takes the first
 registered engine that supports the problem, ending with the reference.
 """

@@ -52,10 +52,8 @@ def _counting_sort(cells, ncell):
 
 
 def _bbox(pos, lo, hi):
-    """Update ``lo``/``hi`` with the per-axis minimum and maximum of ``pos``."""
-    if pos.shape[0]:
-        np.minimum(lo, pos.min(axis=0), out=lo)
-        np.maximum(hi, pos.max(axis=0), out=hi)
+    """Update ``lo``/``hi`` with the per-axis minimum and maximum of ``pos`` (one pass)."""
+    _core.bbox(np.ascontiguousarray(pos, dtype=np.float64), lo, hi)
 
 
 @dataclass

@@ -58,12 +58,18 @@ import weakref
 import numpy as np
 
 from ..problem import Problem
-from ..rng import global_generator
+from ..rng import driver_generator, global_generator
 from ._encoding import K_EXPR, Profile, encodable, encodable_mask, encode_mask
 from ._index import Grid, _core, box, build_grid, cell_side, offset_table
 
+_TOL, _MIN_ACCEPT = _core.TOL, _core.MIN_ACCEPT
+
 #: stream tags of this engine's per-driver generators
 STREAM_DEGREE, STREAM_TOTAL = 0, 2
+#: stream tag of the pair proposals behind FixedTotalNumber's counts (round r: + r; keyed by cell)
+STREAM_COUNTS = 16
+#: stream of the rounds' Poisson proposal counts and the surplus removal (numpy, rng.driver_generator)
+GLOBAL_COUNTS = 7
 #: margin (in log units) below which a truncated window's outside mass must lie
 TRUNCATION_MARGIN = 27.0
 #: cap of ``log`` of a left-out weight over the window's largest bound: e^690 outweighs any window
@@ -232,6 +238,15 @@ def threads() -> int:
         return os.cpu_count() or 1
 
 
+#: draws (or drivers times 100 for window scans) per extra thread: a small call stays on fewer
+#: threads, since starting one costs more than it saves (results never depend on it)
+WORK_PER_THREAD = 20_000
+
+
+def _threads_for(work: int) -> int:
+    return max(1, min(threads(), int(work) // WORK_PER_THREAD))
+
+
 def _drivers(view, start: int, stop: int):
     """The compiled view of drivers ``start:stop`` of ``view``, grouped by cell."""
     g = view.grid
@@ -277,7 +292,7 @@ def candidate_counts(problem: Problem) -> np.ndarray:
     plan = _plan(problem)
     partners, geometry = _space(plan)
     _core.candidate_counts(_drivers(plan, 0, problem.n_drivers), partners, geometry, _compiled(plan.table(problem)), out,
-                           threads())
+                           _threads_for(100 * problem.n_drivers))
     _finite(geometry)
     return out
 
@@ -292,9 +307,82 @@ def row_log_totals(problem: Problem) -> np.ndarray:
     plan = _plan(problem)
     partners, geometry = _space(plan)
     _core.row_log_totals(_drivers(plan, 0, problem.n_drivers), partners, geometry, _compiled(plan.table(problem)), out,
-                         threads())
+                         _threads_for(100 * problem.n_drivers))
     _finite(geometry)
     return out
+
+
+def total_counts(problem: Problem, n: int) -> np.ndarray:
+    """Synapses per driver of ``FixedTotalNumber(n)`` with multapses: Multinomial(n, W_i / Σ W).
+
+    Drawn without the row totals ``W_i``: in each round, every cell of
+    drivers makes Poisson(λ·U) pair proposals, ``U`` the cell's proven bound
+    mass (its drivers times its window's proposal mass); a proposal takes
+    one of the cell's drivers uniformly and a partner from the cell's
+    window proposal, and is accepted with probability ``w / bound``. The
+    accepted pairs of a round are then a Poisson process with intensity
+    ``λ w`` over the pairs, so given their number they are i.i.d. draws
+    from ``w / Σ w``. Rounds are added (with λ from the acceptance seen so
+    far) until at least ``n`` are accepted, and a uniformly chosen surplus
+    is removed (multivariate hypergeometric): ``n`` i.i.d. draws remain.
+    The windows must leave out at most ``TOL`` of the mass jointly over the
+    ``n`` draws (proven by the cell bounds) and accept at least
+    ``MIN_ACCEPT`` of the proposals; otherwise the counts come from the
+    exact row totals, as in the reference engine. Cost: about ``n /
+    acceptance`` proposals, not a scan of every driver's window.
+
+    Examples
+    --------
+    >>> import numpy as np, spatialconn as sc
+    >>> from spatialconn.connect import _plan as plan
+    >>> job = plan(np.random.default_rng(0).random((2000, 2)), rule=sc.FixedTotalNumber(5000),
+    ...            kernel=sc.Gaussian(0.05), seed=3)
+    >>> c = total_counts(job.problem, 5000)
+    >>> int(c.sum()), c.shape
+    (5000, (2000,))
+    """
+    from . import reference
+
+    if not native(problem):
+        return reference.total_counts(problem, n)
+    n_d = problem.n_drivers
+    counts = np.zeros(n_d, dtype=np.int64)
+    if n == 0 or n_d == 0:
+        return counts
+    plan = _plan(problem)
+    table = plan.table(problem, degree_key(np.array([n]), True))
+    g = plan.grid
+    cells, ptr, members = _core.group_drivers(g.driver_cell, 0, n_d, g.n_cells)
+    drivers = _core.DriverCells(cells, ptr, members, 0, plan.drivers, _ids(plan, 0, n_d))
+    partners, geometry = _space(plan)
+    compiled = _compiled(table)
+    sumw, low, miss = (np.empty(cells.size) for _ in range(3))
+    _core.cell_masses(drivers, partners, geometry, compiled, int(problem.n_partners), sumw, low, miss,
+                      _threads_for(100 * n_d))
+    per_cell = np.diff(ptr).astype(np.float64)
+    U, L, M = float(per_cell @ sumw), float(per_cell @ low), float(per_cell @ miss)
+    if not (U > 0 and L >= _MIN_ACCEPT * U and n * M <= _TOL * L):
+        return reference.multinomial_of_log_totals(problem, n, row_log_totals(problem))
+    rng = driver_generator(problem.key, 0, GLOBAL_COUNTS)
+    k0, k1 = _key(plan)
+    lam, accepted, proposed = n / U, 0, 0.0
+    for r in range(64):
+        K = rng.poisson(lam * per_cell * sumw).astype(np.int64)
+        _core.pair_proposals(drivers, partners, geometry, compiled, k0, k1, STREAM_COUNTS + r, K, counts,
+                             _threads_for(int(K.sum())))
+        proposed += lam
+        accepted = int(counts.sum())
+        if accepted >= n:
+            break
+        mass = max(accepted / proposed, L)  # estimate of Σ w (units of exp(ref)); at least the bound
+        need = n - accepted
+        lam = (need + 4.0 * math.sqrt(need) + 10.0) / mass
+    else:  # pragma: no cover - 64 rounds cannot all fall short
+        raise RuntimeError("FixedTotalNumber: pair proposals did not converge (please report this as a bug)")
+    _finite(geometry)
+    if accepted > n:
+        counts -= rng.multivariate_hypergeometric(counts, accepted - n)
+    return counts
 
 
 def _fixed(view, table, degrees: np.ndarray, multapses: bool, start: int, stop: int, stream: int, dtype):
@@ -311,7 +399,7 @@ def _fixed(view, table, degrees: np.ndarray, multapses: bool, start: int, stop: 
     partners, geometry = _space(view)
     status = _core.fixed_degree(_drivers(view, start, stop), partners, geometry, _compiled(table), k0, k1, stream, deg,
                                 outoff, int(view.n_partners), bool(view.complete), bool(multapses), out_drv,
-                                out_par, threads())
+                                out_par, _threads_for(total))
     _finite(geometry)
     if status:
         raise RuntimeError("a driver needed partners outside its piece's box; the piece was cut wrongly "
@@ -408,13 +496,13 @@ def _bernoulli(view, table, p: float, start: int, stop: int, dtype):
     head = (_drivers(view, start, stop), partners, geometry, _compiled(table), k0, k1, STREAM_DEGREE, float(p))
     counts = np.zeros(stop - start, dtype=np.int64)
     dummy = np.empty(0, dtype)
-    _core.bernoulli(*head, counts, counts, dummy, dummy, False, threads())
+    _core.bernoulli(*head, counts, counts, dummy, dummy, False, _threads_for(100 * (stop - start)))
     outoff = np.zeros(counts.size, dtype=np.int64)
     np.cumsum(counts[:-1], out=outoff[1:])
     total = int(counts.sum())
     out_drv = np.empty(total, dtype)
     out_par = np.empty(total, dtype)
-    _core.bernoulli(*head, counts, outoff, out_drv, out_par, True, threads())
+    _core.bernoulli(*head, counts, outoff, out_drv, out_par, True, _threads_for(100 * (stop - start)))
     _finite(geometry)
     return out_drv, out_par
 
@@ -503,7 +591,7 @@ def exact_fallbacks(problem: Problem, degrees: np.ndarray, multapses: bool, shor
         partners, geometry = _space(plan)
         _core.needs_every_partner(_drivers(plan, 0, problem.n_drivers), partners, geometry, _compiled(table), degrees,
                                   int(problem.n_partners), bool(multapses), bool(problem.positive_everywhere),
-                                  bool(shortcut), flags, threads())
+                                  bool(shortcut), flags, _threads_for(100 * problem.n_drivers))
         _finite(geometry)
         out = flags.astype(bool)
     return out

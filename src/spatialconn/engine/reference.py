@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..problem import Problem
-from ..rng import driver_generator
+from ..rng import driver_generator, global_generator
 
 #: pair evaluations per block when the problem does not set a chunk size
 BLOCK_PAIRS = 1 << 21
@@ -64,6 +64,25 @@ def row_log_totals(problem: Problem) -> np.ndarray:
         out[lo:hi] = m
         out[lo:hi][finite] = m[finite] + np.log(s)
     return out
+
+
+def total_counts(problem: Problem, n: int) -> np.ndarray:
+    """Synapses per driver of ``FixedTotalNumber(n)`` with multapses: Multinomial(n, W_i / Σ W).
+
+    ``W_i`` is driver ``i``'s row total; computed exactly, in log space.
+    """
+    return multinomial_of_log_totals(problem, n, row_log_totals(problem))
+
+
+def multinomial_of_log_totals(problem: Problem, n: int, logw: np.ndarray) -> np.ndarray:
+    """Multinomial(n, softmax(logw)) from the call's global stream."""
+    m = logw.max()
+    if m == np.inf:
+        w = (logw == np.inf).astype(np.float64)
+    else:
+        with np.errstate(under="ignore"):
+            w = np.exp(logw - m)
+    return global_generator(problem.key).multinomial(n, w / w.sum()).astype(np.int64)
 
 
 def largest_log_weight(problem: Problem):

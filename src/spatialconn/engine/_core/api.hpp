@@ -30,4 +30,14 @@ void bernoulli(const DriverCells& dc, const Partners& p, const Geometry& g, cons
                const Streams& rs, double pr, int64_t* counts, const int64_t* outoff, const OutIdx& out_drv,
                const OutIdx& out_par, bool write, int threads);
 
+// Per driver cell: proposal mass of its window (sum of count x bound), proven lower bound of
+// its mass and proven bound of the mass it leaves out (units of exp(ref)).
+void cell_masses(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
+                 int64_t n_total, double* sumw, double* low, double* miss, int threads);
+
+// proposals[ci] pair proposals in driver cell ci (a driver uniformly, a partner from the cell's
+// window proposal), each accepted with probability w / bound; counts[i - first] += accepted.
+void pair_proposals(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
+                    const Streams& rs, const int64_t* proposals, int64_t* counts, int threads);
+
 }  // namespace sc

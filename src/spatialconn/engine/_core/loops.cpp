@@ -30,6 +30,13 @@ int fixed_degree(const DriverCells& dc, const Partners& p, const Geometry& g, co
         Rng st;
         double xd[3];
         for (int64_t r = dc.ptr[ci]; r < dc.ptr[ci + 1]; ++r) {
+            if (r + 1 < dc.ptr[ci + 1]) {  // a cell's drivers lie anywhere in the driver arrays
+                const int64_t nx = dc.members[r + 1] - dc.first;
+                __builtin_prefetch(dc.ids + nx);
+                __builtin_prefetch(degrees + nx);
+                __builtin_prefetch(outoff + nx);
+                __builtin_prefetch(dc.pos + (nx + dc.first) * d);
+            }
             const int64_t i = dc.members[r];
             const int64_t gi = dc.ids[i - dc.first];
             const int64_t k = degrees[i - dc.first];
@@ -290,6 +297,54 @@ void bernoulli(const DriverCells& dc, const Partners& p, const Geometry& g, cons
                 }
             }
             if (!write) counts[i - dc.first] = got;
+        }
+    });
+}
+
+void cell_masses(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
+                 int64_t n_total, double* sumw, double* low, double* miss, int threads) {
+    parallel_for<Scratch>(dc.n_cells, threads, [&](int64_t ci, Scratch& s) {
+        Window& e = s.win;
+        cell_window(dc.cells[ci], g, p, tab, n_total, e);
+        double w = 0.0;
+        for (int64_t t = 0; t < e.n; ++t) w += e.w[t];
+        sumw[ci] = w;
+        low[ci] = e.low;
+        miss[ci] = e.miss;
+    });
+}
+
+void pair_proposals(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
+                    const Streams& rs, const int64_t* proposals, int64_t* counts, int threads) {
+    const int d = g.d;
+    parallel_for<Scratch>(dc.n_cells, threads, [&](int64_t ci, Scratch& s) {
+        const int64_t K = proposals[ci];
+        if (K == 0) return;
+        Window& e = s.win;
+        cell_entries(dc.cells[ci], g, p, tab, e);
+        s.prob.resize(std::max<int64_t>(e.n, 1));
+        s.alias.resize(std::max<int64_t>(e.n, 1));
+        if (!alias_table(e.w.data(), e.n, s.prob.data(), s.alias.data(), s.small, s.large)) return;
+        const int64_t nd = dc.ptr[ci + 1] - dc.ptr[ci];
+        Rng st;
+        st.seed(rs.key0, rs.key1, dc.cells[ci], rs.stream);  // one stream per cell of drivers
+        double xd[3];
+        for (int64_t q = 0; q < K; ++q) {
+            const int64_t i = dc.members[dc.ptr[ci] + st.below(nd)];
+            const int64_t gi = dc.ids[i - dc.first];
+            const int64_t t = propose(st, e.n, s.prob.data(), s.alias.data());
+            const int64_t cnt = e.count[t];
+            const double v = st.uniform() * static_cast<double>(cnt);
+            int64_t j = static_cast<int64_t>(v);
+            if (j >= cnt) j = cnt - 1;
+            const double u = v - static_cast<double>(j);
+            const int64_t m = e.start[t] + j;
+            if (g.exclude_self && p.index[m] == gi) continue;
+            driver_xd(dc, d, i, xd);
+            const double lw = g.logw(p, m, xd);
+            if (lw == NEG_INF) continue;
+            const double x = lw - tab.upper[e.idx[t]];
+            if (u < 1.0 + x || (!(u * (1.0 - x) >= 1.0) && u < std::exp(x))) counts[i - dc.first] += 1;
         }
     });
 }

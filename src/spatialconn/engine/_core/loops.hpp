@@ -41,6 +41,7 @@ inline Proposal make_proposal(Rng& st, const Window& e, const double* prob, cons
     q.u = v - static_cast<double>(j);
     q.m = e.start[q.t] + j;
     __builtin_prefetch(p.pos + q.m * d);
+    __builtin_prefetch(p.index + q.m);  // read when the draw is accepted (or for self-exclusion)
     return q;
 }
 

@@ -82,6 +82,7 @@ NB_MODULE(_core, m) {
     m.attr("LOG_CUTOFF") = sc::LOG_CUTOFF;
     m.attr("EXP_CUTOFF") = sc::EXP_CUTOFF;
     m.attr("MAX_TRIALS") = sc::MAX_TRIALS;
+    m.attr("MIN_ACCEPT") = sc::MIN_ACCEPT;
 
     nb::class_<PyPartners>(m, "Partners", "Partners sorted by cell (positions, original indices, cell starts).")
         .def(
@@ -229,6 +230,29 @@ NB_MODULE(_core, m) {
         "drivers"_a, "partners"_a, "geometry"_a, "table"_a, "key0"_a, "key1"_a, "stream"_a, "p"_a, "counts"_a,
         "outoff"_a, "out_drv"_a, "out_par"_a, "write"_a, "threads"_a);
 
+    m.def(
+        "cell_masses",
+        [](const PyDrivers& dc, const PyPartners& p, const PyGeometry& g, const PyTable& t, int64_t n_total,
+           Out1<double> sumw, Out1<double> low, Out1<double> miss, int threads) {
+            need(sumw.shape(0) == dc.s.n_cells && low.shape(0) == dc.s.n_cells && miss.shape(0) == dc.s.n_cells,
+                 "cell_masses: one entry per driver cell");
+            nb::gil_scoped_release release;
+            sc::cell_masses(dc.s, p.s, g.s, t.s, n_total, sumw.data(), low.data(), miss.data(), threads);
+        },
+        "drivers"_a, "partners"_a, "geometry"_a, "table"_a, "n_total"_a, "sumw"_a, "low"_a, "miss"_a, "threads"_a);
+
+    m.def(
+        "pair_proposals",
+        [](const PyDrivers& dc, const PyPartners& p, const PyGeometry& g, const PyTable& t, uint64_t key0,
+           uint64_t key1, uint64_t stream, In1<int64_t> proposals, Out1<int64_t> counts, int threads) {
+            need(proposals.shape(0) == dc.s.n_cells, "pair_proposals: one entry per driver cell");
+            nb::gil_scoped_release release;
+            sc::pair_proposals(dc.s, p.s, g.s, t.s, sc::Streams{key0, key1, stream}, proposals.data(),
+                               counts.data(), threads);
+        },
+        "drivers"_a, "partners"_a, "geometry"_a, "table"_a, "key0"_a, "key1"_a, "stream"_a, "proposals"_a,
+        "counts"_a, "threads"_a);
+
     // ------------------------------------------------------------------ grid building
 
     m.def(
@@ -253,6 +277,23 @@ NB_MODULE(_core, m) {
             }
         },
         "pos"_a, "lo"_a, "h"_a, "G"_a, "out"_a, "Flat cell of each position (clamped to the grid).");
+
+    m.def(
+        "bbox",
+        [](In2<double> pos, Out1<double> lo, Out1<double> hi) {
+            const size_t n = pos.shape(0), d = pos.shape(1);
+            need(lo.shape(0) == d && hi.shape(0) == d, "bbox: lo and hi need one entry per axis");
+            const double* x = pos.data();
+            double* l = lo.data();
+            double* h = hi.data();
+            for (size_t i = 0; i < n; ++i)
+                for (size_t a = 0; a < d; ++a) {
+                    const double v = x[i * d + a];
+                    if (v < l[a]) l[a] = v;
+                    if (v > h[a]) h[a] = v;
+                }
+        },
+        "pos"_a, "lo"_a, "hi"_a, "Update lo/hi with the per-axis minimum and maximum of pos (one pass).");
 
     m.def(
         "counting_sort",
