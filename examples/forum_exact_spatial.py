@@ -17,9 +17,14 @@ Run::
     python examples/forum_exact_spatial.py             # 41,200 neurons, 100 ms
     python examples/forum_exact_spatial.py --small     # 3,000 neurons, 5 ms (used by the tests)
     python examples/forum_exact_spatial.py --target cpp_standalone
+    python examples/forum_exact_spatial.py --p-string  # the kernel as the forum's own p string
 
 Without spatialconn, Brian2 can only do this with ``connect(p=...)``
-(Bernoulli, random counts), evaluating all N_pre × N_post pairs.
+(Bernoulli, random counts), evaluating all N_pre × N_post pairs. With
+``--p-string`` the kernel is that very ``p`` string,
+``exp(-((X_pre-X_post)**2 + (Y_pre-Y_post)**2) / (2*sigma**2))``, passed to
+``spatialconn.brian2.connect`` unchanged (``sigma`` is found in the calling
+function, as Brian2 finds it): the same model, now with exact counts.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ import tempfile
 import time
 
 import numpy as np
+
+#: the forum's connection probability, as written for ``Synapses.connect(p=...)``
+P_STRING = "exp(-((X_pre-X_post)**2 + (Y_pre-Y_post)**2) / (2*sigma**2))"
 
 
 def parse_args(argv=None):
@@ -43,6 +51,8 @@ def parse_args(argv=None):
                     help="Brian2 code generation target / device")
     ap.add_argument("--figure", default="forum_exact_spatial.png", help="where to save the figure ('' = none)")
     ap.add_argument("--seed", type=int, default=2024)
+    ap.add_argument("--p-string", action="store_true",
+                    help=f"give the kernel as the Brian2 p string {P_STRING!r}")
     args = ap.parse_args(argv)
     small = args.small
     args.sources = args.sources or (300 if small else 1200)
@@ -88,7 +98,9 @@ def build_and_run(args, variant: str):
             else sc.FixedOutDegree(args.k))
     t0 = time.perf_counter()
     seed = args.seed + (variant == "outdegree")  # independent draws for the two variants
-    conn = scb.connect(S, rule, sc.Gaussian(sigma=350 * um), seed=seed)
+    sigma = 350 * um
+    kernel = P_STRING if args.p_string else sc.Gaussian(sigma=sigma)
+    conn = scb.connect(S, rule, kernel, seed=seed)
     build = time.perf_counter() - t0
     S.w = 16 * mV  # one input spike makes a target fire
     S.delay = conn.distances / (0.5 * metre / second) + 0.5 * ms  # conduction at 0.5 m/s
@@ -133,7 +145,8 @@ def plot(results, path, n_show=4):
 
 def main(argv=None):
     args = parse_args(argv)
-    print(f"{args.sources} sources -> {args.targets} targets, Gaussian sigma = 350 um, "
+    kernel = f"p = {P_STRING!r}, sigma = 350 um" if args.p_string else "Gaussian sigma = 350 um"
+    print(f"{args.sources} sources -> {args.targets} targets, {kernel}, "
           f"{args.duration:g} ms, target {args.target}")
     results = []
     for variant in ("total", "outdegree"):

@@ -251,3 +251,120 @@ def test_forum_example_small(tmp_path):
     assert len(lines) == 2 and all(" 3000 synapses" in ln for ln in lines)
     assert "FixedTotalNumber(n=3000, sources='uniform')" in lines[0] and "FixedOutDegree(k=10)" in lines[1]
     assert fig.stat().st_size > 10_000
+
+
+# --------------------------------------------------------------------------
+# Kernels given as the p string of Synapses.connect
+# --------------------------------------------------------------------------
+def _stats():
+    from .stats import ALPHA, REJECT, chi2_pvalue
+
+    return ALPHA, REJECT, chi2_pvalue
+
+
+def test_p_string_partner_frequencies_match_its_weights():
+    """400 co-located sources each draw 500 of 40 targets by a Brian2 p string (asymmetric)."""
+    ALPHA, REJECT, chi2_pvalue = _stats()
+    rng = np.random.default_rng(3)
+    G = NeuronGroup(440, "x : metre\ny : metre")
+    tx, ty = rng.uniform(-300, 300, 40), rng.uniform(-300, 300, 40)
+    G.x = np.r_[np.zeros(400), tx] * um
+    G.y = np.r_[np.zeros(400), ty] * um
+    S = Synapses(G[:400], G[400:])
+    sigma = 150 * um  # found in this frame, as Brian2 finds it  # noqa: F841
+    p = "exp(-((x_pre - x_post)**2 + (y_pre - y_post)**2) / (2*sigma**2)) * clip(1 + (x_post - x_pre) / (200*um), 0, 2)"
+    conn = scb.connect(S, sc.FixedOutDegree(500), p, seed=4)
+    assert len(S) == 200_000 and np.array_equal(np.asarray(S.j[:]), conn.targets)
+    w = np.exp(-(tx**2 + ty**2) / (2 * 150.0**2)) * np.clip(1 + tx / 200.0, 0, 2)
+    observed = np.bincount(conn.targets, minlength=40)
+    assert chi2_pvalue(observed, 400 * 500 * w / w.sum()) > ALPHA
+    mirrored = np.exp(-(tx**2 + ty**2) / (2 * 150.0**2)) * np.clip(1 - tx / 200.0, 0, 2)
+    assert chi2_pvalue(observed, 400 * 500 * mirrored / mirrored.sum()) < REJECT  # pre - post is caught
+
+
+def test_p_string_names_resolve_like_brian2():
+    G = _group(200)
+    lam = 80 * um  # caller's frame
+    k = scb.expression(Synapses(G, G), "exp(-sqrt((x_pre-x_post)**2 + (y_pre-y_post)**2) / lam)")
+    assert k.text == "exp(-d / lam)" and k.isotropic and k.parameters == {"lam": lam}
+    k = scb.expression(Synapses(G, G), "exp(-sqrt((x_pre-x_post)**2 + (y_pre-y_post)**2) / lam)",
+                       namespace={"lam": 5 * um})  # an explicit namespace replaces the caller's names
+    assert k.parameters == {"lam": 5 * um}
+    S = Synapses(G, G, namespace={"lam": 7 * um})  # the group's own namespace comes first
+    assert scb.expression(S, "exp(-(x_post - x_pre) / lam)", namespace={"lam": 5 * um}).parameters == {"lam": 7 * um}
+    k = scb.expression(Synapses(G, G), "exp(-abs(x_pre - x_post) / (100*umetre)) * (d > 0) + e * pi",
+                       namespace={"d": 1 * um})  # units and constants by Brian2's names; 'd' renamed
+    assert k.text == "exp(-abs(-dx) / (100 * umetre)) * (d_ > 0) + e * pi"
+    assert k.parameters == {"umetre": b2.umetre, "d_": 1 * um}
+    assert lam == 80 * um
+    k = scb.expression(Synapses(G[:50], G[50:]), "10.0 / N_post * exp(-abs(x_post - x_pre) / lam)")
+    assert k.parameters == {"N_post": 150, "lam": lam}  # the groups' constants are allowed
+
+
+def test_p_string_rejects_what_is_not_a_displacement():
+    G = _group(100)
+    S = Synapses(G, G, "w : 1")
+    sigma = 50 * um
+    for text, name in [("exp(-x_pre / sigma)", "x_pre itself"), ("exp(-(x_pre - y_post) / sigma)", "x_pre itself"),
+                       ("(i > j) * 1.0", "depends on i, a variable"), ("v_post / volt", "v_post, a variable"),
+                       ("w * 2", "w, a variable"), ("rand() < 0.5", "calls rand()"),
+                       ("exp(-(x_pre - x_post) / nowhere)", "'nowhere' is not defined")]:
+        with pytest.raises(ValueError, match=name):
+            scb.connect(S, sc.FixedOutDegree(2), text, cutoff=100 * um)
+    with pytest.raises(ValueError, match="dimension"):
+        scb.connect(S, sc.FixedOutDegree(2), "exp(-(x_pre - x_post) / 50)", cutoff=100 * um)
+    with pytest.raises(ValueError, match="unit"):
+        scb.connect(S, sc.FixedOutDegree(2), "exp(-(x_pre - x_post)**2 / sigma**2)", cutoff=100)
+    with pytest.raises(ValueError, match="does not provably decay"):
+        scb.connect(S, sc.FixedOutDegree(2), "1 + 0 * (x_pre - x_post) / sigma")
+    with pytest.raises(ValueError, match="cutoff= applies to a kernel given as a string"):
+        scb.connect(S, sc.FixedOutDegree(2), sc.Gaussian(sigma), cutoff=100 * um)
+    assert len(S) == 0
+
+
+def test_p_string_with_cutoff_mask_and_bernoulli():
+    G = _group(300)
+    S = Synapses(G, G)
+    p = "0.8 * where((x_post - x_pre) > 0, 1, 0.25)"
+    conn = scb.connect(S, sc.PairwiseBernoulli(1.0), p, cutoff=150 * um, autapses=False, seed=5)
+    disp = np.asarray(conn.displacements)
+    assert len(conn) > 0 and np.all(np.hypot(*disp.T) <= 150e-6)
+    right = np.count_nonzero(disp[:, 0] > 0) / len(conn)
+    assert 0.7 < right < 0.9  # 4:1 odds by direction
+    S2 = Synapses(G, G)
+    conn2 = scb.connect(S2, sc.FixedInDegree(3), "exp(-((x_pre-x_post)**2) / (2*(60*um)**2))",
+                        mask=sc.Disc(200 * um), seed=6)
+    assert len(S2) == 900 and np.asarray(conn2.distances).max() <= 200e-6
+
+
+def test_forum_example_with_its_p_string():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("forum", ROOT / "examples" / "forum_exact_spatial.py")
+    forum = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(forum)
+    args = forum.parse_args(["--small", "--p-string", "--figure", "", "--duration", "1"])
+    res = forum.build_and_run(args, "outdegree")
+    assert res["n_synapses"] == 3000
+    assert np.array_equal(np.bincount(res["conn"].sources, minlength=300), np.full(300, 10))
+    # the same draw as the built-in Gaussian would give, in distribution: mean distance near sigma * sqrt(pi/2)
+    assert 300e-6 < float(np.mean(np.asarray(res["conn"].distances))) < 600e-6
+
+
+def test_expression_parameters_with_units_are_checked_dimensionally():
+    pos = np.random.default_rng(0).random((200, 2)) * 500 * um
+    k = sc.Expression("exp(-d**2/(2*s**2)) * (1 + cos(2*atan2(dy, dx)))", s=50 * um)
+    conn = sc.connect(pos, rule=sc.FixedOutDegree(3), kernel=k, seed=1)
+    plain = sc.connect(np.asarray(pos) / 1e-6, rule=sc.FixedOutDegree(3),
+                       kernel=sc.Expression("exp(-d**2/(2*s**2)) * (1 + cos(2*atan2(dy, dx)))", s=50.0), seed=1)
+    assert np.array_equal(conn.targets, plain.targets)  # SI metres or plain micrometres: the same draw
+    with pytest.raises(ValueError, match="argument, got 'm\\^2'"):
+        sc.connect(pos, rule=sc.FixedOutDegree(3), kernel=sc.Expression("exp(-d**2/(2*s**2))", s=0.05))
+    with pytest.raises(ValueError, match="dimensions 'm' and 's' do not match"):
+        sc.connect(pos, rule=sc.FixedOutDegree(3), kernel=sc.Expression("exp(-(d + t)/s)", s=50 * um, t=1 * ms))
+    with pytest.raises(ValueError, match="has dimension 'm'"):
+        sc.connect(pos, rule=sc.FixedOutDegree(3), kernel=sc.Expression("d", cutoff=1 * um))
+    with pytest.raises(ValueError, match="cutoff.*no unit"):
+        sc.connect(pos, rule=sc.FixedOutDegree(3), kernel=sc.Expression("exp(-d/s)", cutoff=1.0, s=50 * um))
+    with pytest.raises(ValueError, match="dimensionless"):
+        sc.connect(np.asarray(pos), rule=sc.FixedOutDegree(3), kernel=sc.Expression("exp(-d/s)", s=50 * um))

@@ -190,6 +190,11 @@ class _Job:
         d = src.shape[1]
         kernel = _check_kernel(kernel, d, units)
         mask = _check_mask(mask, d, units)
+        base = kernel
+        while isinstance(base, Shifted):
+            base = base.base
+        if hasattr(base, "check_support"):  # an Expression needs a cutoff, a mask or proven decay
+            base.check_support(mask is not None, d)
         space = _check_space(space, d, units, src, tgt, mask)
         periods = np.full(d, np.inf) if space is None else space.periods
         mask = periodic_images(mask, periods)  # a mask's bounding box must fit each period
@@ -388,6 +393,8 @@ def _positions(value, name: str, units: UnitContext) -> np.ndarray:
 
 def _with_plain_lengths(obj, units: UnitContext, name: str):
     """``obj`` with its length parameters converted to plain SI floats."""
+    if hasattr(obj, "_plain"):  # an Expression checks the dimensions of its whole formula
+        return obj._plain(units, name)
     values = {}
     for field_name, power in obj._length_fields.items():
         value = getattr(obj, field_name)

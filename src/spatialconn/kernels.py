@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -37,6 +38,7 @@ __all__ = [
     "AnisotropicGaussian",
     "CustomKernel",
     "Shifted",
+    "Expression",
 ]
 
 
@@ -606,3 +608,304 @@ class Shifted(Kernel):
             return self.base.peak
         o = float(np.linalg.norm(np.asarray(self.offset, dtype=np.float64)))
         return self.base.peak_between(max(0.0, near - o, o - far), far + o)
+
+class Expression(Kernel):
+    """A kernel written as an expression of the displacement, e.g. a Brian2 ``p`` string.
+
+    ``K`` is the value of ``text`` in ``d`` (distance), ``dx``, ``dy``,
+    ``dz`` (components of ``target - source``, minimum image on periodic
+    axes; absent components are 0) and the named ``parameters``. The
+    language (Python syntax: numbers, ``+ - * / **``, comparisons giving
+    0/1, ``and or not``, ``exp log sqrt abs sin cos tan atan atan2 min max
+    where clip floor ceil int``, ``pi e inf``) and its compiled form are
+    described in :mod:`spatialconn.expression`. It is parsed and compiled
+    once, here; anything else is a ``ValueError`` naming the token.
+
+    Negative values count as 0 (as Brian2 treats ``p < 0``), so
+    ``cos(2*atan2(dy, dx))`` connects only along its positive lobes. A
+    value that is NaN or ``+inf`` at some pair is an error, raised when the
+    pair is evaluated.
+
+    Parameters
+    ----------
+    text : str
+        The expression.
+    cutoff : float or length quantity, optional
+        ``K = 0`` for ``d > cutoff``. Without a cutoff and without a mask,
+        :func:`spatialconn.connect` refuses an expression that does not
+        provably decay (:meth:`decays`).
+    **parameters : float or quantity
+        Values of the other names in ``text``; with units when the positions
+        carry units (checked by dimensional analysis of the whole expression).
+
+    Examples
+    --------
+    >>> import spatialconn as sc
+    >>> k = sc.Expression("exp(-d**2 / (2*s**2))", s=0.5)
+    >>> float(k(1.0))  # doctest: +ELLIPSIS
+    0.1353352832...
+    >>> k.log_of_distance(np.array([100.0]))  # log space: no underflow
+    array([-20000.])
+    >>> sc.Expression("where(d < r, 1, 0.2)", cutoff=1.0, r=0.3).isotropic
+    True
+    """
+
+    _length_fields: ClassVar[dict] = {}
+
+    def __init__(self, text, cutoff=None, **parameters):
+        from .expression import compile_expression
+
+        if cutoff is not None:
+            positive(cutoff, "cutoff", allow_inf=True)
+        for name, value in parameters.items():
+            v = scalar(value, name)
+            if not math.isfinite(v):
+                raise ValueError(f"parameter {name} must be finite, got {v}")
+        self.text = text
+        self.cutoff_distance = cutoff
+        self.parameters = dict(parameters)
+        self.program = compile_expression(text, parameters)
+
+    def __repr__(self) -> str:
+        args = [repr(self.text)] + ([f"cutoff={self.cutoff_distance!r}"] if self.cutoff_distance is not None
+                                    else []) + [f"{k}={v!r}" for k, v in self.parameters.items()]
+        return f"Expression({', '.join(args)})"
+
+    def __eq__(self, other) -> bool:
+        return (type(other) is Expression and self.text == other.text
+                and str(self.cutoff_distance) == str(other.cutoff_distance)
+                and {k: str(v) for k, v in self.parameters.items()}
+                == {k: str(v) for k, v in other.parameters.items()})
+
+    __hash__ = None
+
+    @property
+    def variables(self) -> frozenset:
+        """The displacement variables the expression reads (of ``d, dx, dy, dz``)."""
+        return self.program.variables
+
+    @property
+    def isotropic(self) -> bool:  # type: ignore[override]
+        return self.variables <= {"d"}
+
+    @property
+    def cutoff(self) -> float:
+        return math.inf if self.cutoff_distance is None else float(np.asarray(self.cutoff_distance))
+
+    def _plain(self, units, name: str = "kernel") -> Expression:
+        """This expression with plain SI values, after checking its dimensions against the positions' (``units``)."""
+        from .expression import check_dimensions
+
+        check_dimensions(self.text, self.parameters, units.dim)
+        cutoff = units.length(self.cutoff_distance, f"{name}.cutoff")
+        if units.dim is None and not any(getattr(v, "dim", None) is not None for v in self.parameters.values()):
+            return self
+        params = {k: float(np.asarray(v, dtype=np.float64)) for k, v in self.parameters.items()}
+        return Expression(self.text, cutoff=cutoff, **params)
+
+    def _evaluate(self, dist, comps):
+        dist = np.asarray(dist, dtype=np.float64)
+        lw = self.program.log.evaluate(dist, *comps)
+        bad = ~(lw < np.inf)  # NaN or +inf, in one pass
+        if bad.any():
+            i = np.unravel_index(int(np.argmax(bad)), bad.shape)
+            where = f"d = {dist[i]:.6g}" + "".join(
+                f", {n} = {float(np.broadcast_to(c, dist.shape)[i]):.6g}"
+                for n, c in zip(("dx", "dy", "dz"), comps) if np.ndim(c))
+            raise ValueError(f"{self!r} is {'NaN' if np.isnan(lw[i]) else 'infinite'} at {where}; "
+                             "kernel values must be finite (negative values count as 0)")
+        if self.cutoff_distance is not None:
+            lw = np.where(dist <= self.cutoff, lw, -np.inf)
+        return lw
+
+    def log_of_distance(self, dist):
+        if not self.isotropic:
+            raise ValueError(f"{self!r} depends on dx, dy or dz, not only on the distance; "
+                             "evaluate it on displacements")
+        return self._evaluate(dist, ())
+
+    def log_weight(self, disp, dist=None):
+        disp = np.asarray(disp, dtype=np.float64)
+        if dist is None:
+            dist = np.sqrt(np.einsum("...i,...i->...", disp, disp))
+        used = [n for n in ("dx", "dy", "dz") if n in self.variables]
+        ndim = disp.shape[-1]
+        for n in used:
+            if "xyz".index(n[1]) >= ndim:
+                raise ValueError(f"{self!r} uses {n} but the positions have only {ndim} coordinate(s)")
+        comps = [disp[..., a] if ("dx", "dy", "dz")[a] in self.variables else 0.0 for a in range(min(ndim, 3))]
+        return self._evaluate(dist, comps)
+
+    # -- bounds -------------------------------------------------------------------------
+    def log_bounds(self, box: dict):
+        """Sound bounds ``(lower, upper)`` of ``log K`` over boxes of displacements.
+
+        ``box`` maps ``"d"``, ``"dx"``, ``"dy"``, ``"dz"`` to ``(lo, hi)``
+        arrays (broadcast together; a missing component is 0, a missing
+        ``d`` ranges over ``[0, inf]``). For every displacement in a box
+        (components and distance within their ranges), ``lower <= log K <=
+        upper``; this is what rejection sampling over a cell offset needs.
+
+        Examples
+        --------
+        >>> import spatialconn as sc
+        >>> lo, hi = sc.Expression("exp(-d)").log_bounds({"d": (np.array([1.0]), np.array([2.0]))})
+        >>> float(lo[0]) <= -2.0 and -1.0 <= float(hi[0]) < -0.999
+        True
+        """
+        box = dict(box)
+        box.setdefault("d", (0.0, math.inf))
+        lo, hi = self.program.log.bounds(box)
+        if self.cutoff_distance is not None:
+            dlo, dhi = (np.asarray(x, dtype=np.float64) for x in box["d"])
+            lo = np.where(dhi <= self.cutoff, lo, -np.inf)
+            hi = np.where(dlo <= self.cutoff, hi, -np.inf)
+        return lo, hi
+
+    def _boxes(self, near: float, far: float, n: int = 4096):
+        """Sub-boxes covering all displacements with ``near <= d <= far`` (``far = inf``: geometric cells)."""
+        if math.isfinite(far):
+            edges = np.linspace(near, far, n + 1)
+        else:
+            edges = np.r_[0.0, np.logspace(-20, 20, n), np.inf]
+            edges = np.r_[near, edges[edges > near]]
+        comps = sorted(self.variables - {"d"})
+        if not comps:
+            return {"d": (edges[:-1], edges[1:])}
+        edges = np.r_[0.0, edges[edges > 0]]
+        m = max(2, round((len(edges) - 1) ** (1.0 / len(comps))))
+        half = edges[np.linspace(0, len(edges) - 1, m // 2 + 1).astype(int)]
+        axis = np.r_[-half[::-1], half[1:]]
+        grids = np.meshgrid(*[np.arange(axis.size - 1)] * len(comps), indexing="ij")
+        box, dmin2, dmax2 = {}, 0.0, 0.0
+        for name, g in zip(comps, grids):
+            lo, hi = axis[g.ravel()], axis[g.ravel() + 1]
+            box[name] = (lo, hi)
+            mn = np.where((lo <= 0) & (hi >= 0), 0.0, np.minimum(np.abs(lo), np.abs(hi)))
+            dmin2 = dmin2 + mn * mn
+            dmax2 = dmax2 + np.maximum(np.abs(lo), np.abs(hi)) ** 2
+        dmax = np.sqrt(dmax2) if len(comps) == 3 else np.full(np.shape(dmin2), math.inf)
+        dlo, dhi = np.maximum(np.sqrt(dmin2), near), np.minimum(dmax, far)
+        keep = dlo <= dhi  # boxes holding a displacement with near <= d <= far
+        box = {k: (v[0][keep], v[1][keep]) for k, v in box.items()}
+        box["d"] = (dlo[keep], dhi[keep])
+        return box
+
+    def peak_between(self, near: float, far: float) -> float:
+        """Supremum of ``K`` over displacements with ``near <= d <= far``, by interval bounds.
+
+        The largest upper bound over a few thousand sub-boxes: never below
+        the supremum, and close to it for smooth expressions. When it
+        exceeds the largest value at the boxes' corners by less than 1e-9
+        (relative), that value is returned (the bounds' rounding slack
+        would otherwise make ``Expression("1")`` peak above 1).
+        """
+        near, far = float(near), min(float(far), self.cutoff)
+        if near > far:
+            return 0.0
+        box = self._boxes(near, far)
+        _, hi = self.log_bounds(box)
+        top = float(hi.max(initial=-np.inf))
+        names = sorted(self.variables - {"d"})
+        corners = [box["d"]] if self.isotropic else [box[n] for n in names]
+        seen = -np.inf
+        for pick in np.ndindex(*(2,) * len(corners)):
+            vals = [np.asarray(c[p], dtype=np.float64) for c, p in zip(corners, pick)]
+            comps = {} if self.isotropic else dict(zip(names, vals))
+            d = vals[0] if self.isotropic else np.sqrt(sum(v * v for v in vals))
+            ok = np.isfinite(d) & (d <= far) & (d >= near)
+            if ok.any():
+                with np.errstate(all="ignore"):
+                    lw = self.program.log.evaluate(d[ok], *(comps[n][ok] if n in comps else 0.0
+                                                          for n in ("dx", "dy", "dz")))
+                seen = max(seen, float(np.max(np.where(np.isnan(lw), -np.inf, lw), initial=-np.inf)))
+        if np.isfinite(seen) and top - seen <= 1e-9:
+            top = seen
+        with np.errstate(over="ignore"):
+            return float(np.exp(top))
+
+    @property
+    def peak(self) -> float:
+        return self.peak_between(0.0, math.inf)
+
+    @property
+    def positive_everywhere(self) -> bool:  # type: ignore[override]
+        """Proven ``K > 0`` at every displacement up to 1e30 (no cutoff)."""
+        if self.cutoff_distance is not None and math.isfinite(self.cutoff):
+            return False
+        big = 1e30
+        box = {n: (-big, big) for n in ("dx", "dy", "dz") if n in self.variables}
+        lo, _ = self.program.log.bounds({"d": (0.0, big), **box})
+        return bool(np.all(lo > -np.inf))
+
+    def _far_upper(self, radii: np.ndarray, ndim: int) -> np.ndarray:
+        """Upper bound of ``log K`` over all displacements with ``d >= R``, for each ``R`` in ``radii``.
+
+        In ``ndim`` dimensions those displacements are covered by the boxes
+        where one component is beyond ``±R/sqrt(ndim)``.
+        """
+        radii = np.asarray(radii, dtype=np.float64)
+        inf = np.full(radii.shape, np.inf)
+        worst = np.full(radii.shape, -np.inf)
+        near = radii / math.sqrt(ndim) * (1 - 1e-12)
+        for axis in ("dx", "dy", "dz")[:ndim]:
+            for sign in (1.0, -1.0):
+                box = {n: (-inf, inf) for n in ("dx", "dy", "dz")[:ndim]}
+                box[axis] = (near, inf) if sign > 0 else (-inf, -near)
+                _, hi = self.log_bounds({"d": (radii, inf), **box})
+                worst = np.maximum(worst, hi)
+        return worst
+
+    def radius_below(self, level: float, ndim: int = 3) -> float:
+        """A distance ``R`` beyond which ``log K <= level`` is proven (``inf`` if none up to 2^60).
+
+        What a compiled engine needs to truncate the window of a kernel of
+        unbounded support.
+
+        Examples
+        --------
+        >>> import spatialconn as sc
+        >>> r = sc.Expression("exp(-d**2 / 2)").radius_below(-8.0)
+        >>> 4.0 <= r <= 4.01
+        True
+        """
+        radii = 2.0 ** np.arange(-60, 61, dtype=np.float64)
+        ok = np.nonzero(self._far_upper(radii, ndim) <= level)[0]
+        if ok.size == 0:
+            return math.inf
+        hi = float(radii[ok[0]])
+        lo = 0.0 if ok[0] == 0 else float(radii[ok[0] - 1])
+        fine = np.linspace(lo, hi, 2049)[1:]  # the bound never grows with R: the first that qualifies
+        return float(fine[np.argmax(self._far_upper(fine, ndim) <= level)])
+
+    def decays(self, ndim: int = 3) -> bool:
+        """Whether ``K`` provably decays: its bound over ``d >= R`` falls to ``e^-40`` of its (finite) peak's.
+
+        The displacements with ``d >= R`` in ``ndim`` dimensions are covered
+        by the boxes where one component is beyond ``±R/sqrt(ndim)``; the
+        interval bound of ``log K`` over them is checked at ``R = 2^k`` for
+        ``k`` up to 60 (in the positions' unit; it never grows with ``R``).
+
+        Examples
+        --------
+        >>> import spatialconn as sc
+        >>> sc.Expression("exp(-d**2)").decays(), sc.Expression("where(d < 1, 1, 0.2)").decays()
+        (True, False)
+        >>> sc.Expression("exp(-dx**2 - dy**2)").decays(2), sc.Expression("exp(-dx**2 - dy**2)").decays(3)
+        (True, False)
+        """
+        peak = self.peak
+        if not math.isfinite(peak):
+            return False
+        top = math.log(max(peak, 1e-300))
+        worst = self._far_upper(2.0 ** np.arange(-60, 61), ndim)
+        return bool(np.any(worst <= top - 40.0))
+
+    def check_support(self, masked: bool, ndim: int = 3) -> None:
+        """``ValueError`` unless a cutoff, a mask (``masked``) or proven decay (in ``ndim`` D) bounds the support."""
+        if masked or math.isfinite(self.cutoff) or self.decays(ndim):
+            return
+        raise ValueError(
+            f"{self!r} has no cutoff and no mask, and it does not provably decay (its interval bound "
+            f"over distances >= R in {ndim}-D stays above e^-40 of its peak for every R up to 2^60); give "
+            "cutoff=... or a mask")

@@ -84,6 +84,14 @@ _KERNELS = {
         {"sigma"},
     ),
 }
+
+
+def _expression(text, cutoff=None, parameters=None):
+    return _kernels.Expression(text, cutoff=cutoff, **(parameters or {}))
+
+
+_KERNELS["Expression"] = (_expression, {"text": "str", "cutoff": "number", "parameters": "number_table"},
+                          {"text"})
 _MASKS = {
     "Disc": (_masks.Disc, {"radius": "number", "center": "vector"}, {"radius"}),
     "Annulus": (_masks.Annulus, {"inner": "number", "outer": "number", "center": "vector"},
@@ -337,6 +345,7 @@ def _value(value, kind: str, key: str):
             isinstance(r, list) and all(_value_ok(x) for x in r) for r in v),
         "int_vector": lambda v: isinstance(v, list) and all(
             isinstance(x, int) and not isinstance(x, bool) for x in v),
+        "number_table": lambda v: isinstance(v, dict) and all(_value_ok(x) for x in v.values()),
         "int_or_vector": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (
             isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v)),
     }[kind]
@@ -344,7 +353,8 @@ def _value(value, kind: str, key: str):
         expected = {"number": "a number", "int": "an integer", "bool": "true or false",
                     "str": "a string", "vector": "a list of numbers",
                     "matrix": "a list of lists of numbers", "int_vector": "a list of integers",
-                    "int_or_vector": "an integer or a list of integers"}[kind]
+                    "int_or_vector": "an integer or a list of integers",
+                    "number_table": "a table of numbers (name = value)"}[kind]
         raise SpecError(key, f"expected {expected}, got {_describe(value)}")
     if kind in ("vector", "matrix", "int_vector"):
         return [list(r) for r in value] if kind == "matrix" else list(value)

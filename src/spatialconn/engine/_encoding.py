@@ -4,11 +4,14 @@ Every supported kernel and mask is encoded as a float64 array (kind code
 first, then parameters); the compiled core (``_core/weight.hpp``)
 evaluates ``log w`` of one displacement from them exactly as the numpy
 definitions in :mod:`spatialconn.kernels` and :mod:`spatialconn.masks` do.
+An :class:`~spatialconn.Expression` appends its ``log`` bytecode to the
+array (``_core/expr.hpp`` runs it per pair).
 The codes below are the ones the compiled core uses (``_core/*.hpp``);
 they are named here once for the Python side.
 :class:`Profile` gives proven upper and lower bounds of ``log K`` over sets
-of displacements described by the range of ``|x - mu|``, which is what the
-spatial index needs to build exact rejection proposals.
+of displacements described by the range of ``|x - mu|`` (for expressions,
+also by the box of each component: :meth:`Profile.box_bounds`), which is
+what the spatial index needs to build exact rejection proposals.
 """
 
 from __future__ import annotations
@@ -17,12 +20,15 @@ import math
 
 import numpy as np
 
-from ..kernels import (AnisotropicGaussian, Constant, Exponential, Gamma, Gaussian,
+from ..expression import VARIABLES
+from ..kernels import (AnisotropicGaussian, Constant, Exponential, Expression, Gamma, Gaussian,
                        Kernel, Linear, Shifted)
 from ..masks import Annulus, Box, Disc, Ellipse, Mask
 
 #: kernel kind codes (``kp[0]``; ``KernelKind`` in ``_core/weight.hpp``)
-K_CONST, K_GAUSS, K_EXP, K_GAMMA, K_LINEAR, K_ANISO = 0, 1, 2, 3, 4, 5
+K_CONST, K_GAUSS, K_EXP, K_GAMMA, K_LINEAR, K_ANISO, K_EXPR = 0, 1, 2, 3, 4, 5, 6
+#: largest stack an expression's log program may need (``EXPR_MAX_DEPTH`` in ``_core/expr.hpp``)
+EXPR_MAX_DEPTH = 32
 #: mask kind codes (``mp[0]``; ``MaskKind``)
 M_NONE, M_DISC, M_ANNULUS, M_BOX, M_ELLIPSE = 0, 1, 2, 3, 4
 #: lengths of the encoded kernel and mask arrays
@@ -54,6 +60,8 @@ def encodable(kernel: Kernel | None) -> bool:
         return True
     if isinstance(base, Gamma):
         return float(base.kappa) >= 1.0
+    if isinstance(base, Expression):
+        return base.program.log.depth <= EXPR_MAX_DEPTH
     return False  # CustomKernel (a Python callable) and unknown kernels
 
 
@@ -107,10 +115,22 @@ class Profile:
             self.lam = (float(ev.min()) * (1 - 1e-9), float(ev.max()) * (1 + 1e-9))
             mu = mu + base.center
             self.mode = 0.0
+        elif isinstance(base, Expression):
+            # kp: kind, cutoff, instructions n, constants m, mu (3), stack depth; then the log
+            # program: n (opcode, operand) pairs and m constants (``_core/expr.hpp``)
+            for a, name in enumerate(VARIABLES[1:]):
+                if name in base.variables and a >= d:
+                    raise ValueError(f"{base!r} uses {name} but the positions have only {d} coordinate(s)")
+            prog = base.program.log
+            kp[0], kp[1], kp[2], kp[3], kp[7] = K_EXPR, base.cutoff, len(prog.code), len(prog.consts), prog.depth
+            self.mode = 0.0
         else:  # pragma: no cover - guarded by encodable()
             raise TypeError(f"kernel {kernel!r} is not supported by the grid engine")
         kp[4:4 + d] = mu
+        if isinstance(base, Expression):
+            kp = np.concatenate([kp, prog.code.ravel().astype(np.float64), prog.consts])
         self.params = kp
+        self.d = d
         self.mu = mu
         self.kind = int(kp[0])
         self.log_peak = float(self.upper(np.array([0.0]), np.array([math.inf]))[0])
@@ -127,16 +147,41 @@ class Profile:
     @property
     def decays(self) -> bool:
         """True when ``K -> 0`` at large distance (so unbounded support can be truncated)."""
+        if self.kind == K_EXPR:
+            return self.base.decays(self.d)
         return self.kind in (K_GAUSS, K_EXP, K_GAMMA, K_ANISO)
+
+    def _expr_bounds(self, rmin, rmax):
+        """Interval bounds of an expression over ``rmin <= |y| <= rmax`` (each component within ``±rmax``)."""
+        rmin, rmax = np.asarray(rmin, dtype=np.float64), np.asarray(rmax, dtype=np.float64)
+        box = {"d": (rmin, rmax)}
+        for name in VARIABLES[1:1 + self.d]:
+            box[name] = (-rmax, rmax)
+        return self.base.log_bounds(box)
+
+    def box_bounds(self, rmin, rmax, components):
+        """Proven ``(lower, upper)`` of an expression's ``log K`` over boxes of displacements from ``mu``.
+
+        ``rmin``, ``rmax``: the range of ``|x - mu|``; ``components``: per
+        axis, ``(lo, hi)`` of ``x - mu``.
+        """
+        box = {"d": (np.asarray(rmin, dtype=np.float64), np.asarray(rmax, dtype=np.float64))}
+        for name, (lo, hi) in zip(VARIABLES[1:], components):
+            box[name] = (lo, hi)
+        return self.base.log_bounds(box)
 
     def upper(self, rmin: np.ndarray, rmax: np.ndarray) -> np.ndarray:
         """Proven upper bound of ``log K`` over ``rmin <= |x - mu| <= rmax``."""
+        if self.kind == K_EXPR:
+            return self._expr_bounds(rmin, rmax)[1]
         if self.kind == K_ANISO:
             return -0.5 * self.lam[0] * rmin * rmin
         return self.f(np.clip(self.mode, rmin, rmax))
 
     def lower(self, rmin: np.ndarray, rmax: np.ndarray) -> np.ndarray:
         """Proven lower bound of ``log K`` over ``rmin <= |x - mu| <= rmax`` (profiles are unimodal)."""
+        if self.kind == K_EXPR:
+            return self._expr_bounds(rmin, rmax)[0]
         if self.kind == K_ANISO:
             with np.errstate(over="ignore"):
                 return -0.5 * self.lam[1] * rmax * rmax
@@ -146,6 +191,8 @@ class Profile:
         """A distance ``R >= mode`` beyond which ``log K <= level`` (``inf`` if none)."""
         if not self.decays:
             return math.inf
+        if self.kind == K_EXPR:
+            return self.base.radius_below(level, self.d)
         if self.kind == K_ANISO:
             return math.sqrt(max(0.0, -2.0 * level / self.lam[0]))
         if level >= 0.0:
@@ -173,6 +220,9 @@ class Profile:
     def scale(self) -> float:
         """A natural length of the kernel (for the cell size); ``inf`` when it has none."""
         kp = self.params
+        if self.kind == K_EXPR:  # where the bound has fallen by e^-1/2, else a third of the cutoff
+            r = self.radius_below(self.log_peak - 0.5)
+            return r if math.isfinite(r) and r > 0 else kp[1] / 3.0
         if self.kind == K_GAUSS:
             return kp[1]
         if self.kind == K_EXP:

@@ -25,7 +25,7 @@ except ImportError as exc:  # pragma: no cover - a source checkout whose extensi
         "with `pip install .` (or `pip install -e .` in a checkout), or for PYTHONPATH=src run "
         "`cmake -S . -B build -DPython_EXECUTABLE=$(which python) && cmake --build build`"
     ) from exc
-from ._encoding import (CLS_DROPPED, CLS_PROPOSED, CLS_ZERO, LOG_CUTOFF, M_ANNULUS, M_BOX, M_DISC,
+from ._encoding import (CLS_DROPPED, CLS_PROPOSED, CLS_ZERO, K_EXPR, LOG_CUTOFF, M_ANNULUS, M_BOX, M_DISC,
                         M_ELLIPSE, M_NONE, MODE_ALL, MODE_OPEN, MODE_WRAP, Profile)
 
 #: cell side in units of the kernel's scale, by dimension (speed only, never results)
@@ -318,12 +318,17 @@ def offset_table(problem, grid: Grid, profile: Profile, mp: np.ndarray, window_r
     box_out = np.zeros(W, dtype=bool)
     box_in = np.ones(W, dtype=bool)
     mkind = int(mp[0])
+    components = []  # per axis, the hull of the displacement from the kernel's centre (expressions)
     for a in range(d):
         o = offsets[:, a].astype(np.float64)
         plo, phi = _axis_pieces(o, float(grid.h[a]), grid.eps, problem.sign, float(grid.periods[a]))
         mn, mx = _abs_range(plo, phi, profile.mu[a])
         kmin2 += mn * mn
         kmax2 += mx * mx
+        if profile.kind == K_EXPR:
+            valid = plo <= phi
+            components.append((np.where(valid, plo, np.inf).min(axis=1) - profile.mu[a],
+                               np.where(valid, phi, -np.inf).max(axis=1) - profile.mu[a]))
         if mkind in (M_DISC, M_ANNULUS, M_ELLIPSE):
             mn, mx = _abs_range(plo, phi, mp[3 + a])
             mmin2 += mn * mn
@@ -337,8 +342,11 @@ def offset_table(problem, grid: Grid, profile: Profile, mp: np.ndarray, window_r
             box_in &= inside.all(axis=1)
     rmin, rmax = np.sqrt(kmin2), np.sqrt(kmax2)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        upper = profile.upper(rmin, rmax)
-        lower = profile.lower(rmin, rmax)
+        if profile.kind == K_EXPR:  # interval bounds over each offset's box of displacements
+            lower, upper = profile.box_bounds(rmin, rmax, components)
+        else:
+            upper = profile.upper(rmin, rmax)
+            lower = profile.lower(rmin, rmax)
     upper = np.where(np.isnan(upper), np.inf, upper)
     lower = np.where(np.isnan(lower), -np.inf, lower)
     if mkind != M_NONE:

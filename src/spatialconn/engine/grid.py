@@ -38,10 +38,14 @@ run on ``SPATIALCONN_THREADS`` threads (default: the CPUs this process may
 use), with the GIL released.
 
 Compiled: every built-in kernel and mask, shifted kernels, periodic
-space, 1–3 D. Two kernels are delegated to the reference engine's code
-(so ``engine="grid"`` accepts every problem, at reference speed for
-these): :class:`~spatialconn.CustomKernel` (a Python callable, which
-compiled code cannot call) and :class:`~spatialconn.Gamma` with
+space, 1–3 D, and :class:`~spatialconn.Expression` kernels (the core
+runs their log bytecode per pair, ``_core/expr.hpp``; each offset's
+bounds come from the expression's interval arithmetic over the offset's
+box of displacements; a NaN or infinite value at a pair is flagged by the
+core and raised here). Two kernels are delegated to the reference
+engine's code (so ``engine="grid"`` accepts every problem, at reference
+speed for these): :class:`~spatialconn.CustomKernel` (a Python callable,
+which compiled code cannot call) and :class:`~spatialconn.Gamma` with
 ``kappa < 1`` (infinite at zero distance). :func:`native` tells which.
 """
 
@@ -55,7 +59,7 @@ import numpy as np
 
 from ..problem import Problem
 from ..rng import driver_generator, global_generator
-from ._encoding import Profile, encodable, encodable_mask, encode_mask
+from ._encoding import K_EXPR, Profile, encodable, encodable_mask, encode_mask
 from ._index import Grid, _core, box, build_grid, cell_side, offset_table
 
 _TOL, _MIN_ACCEPT = _core.TOL, _core.MIN_ACCEPT
@@ -132,7 +136,9 @@ class _Plan:
         reach, prof = problem.reach, self.profile
         if math.isfinite(reach):
             radius, level, truncated = reach, -math.inf, False
-        elif prof.decays:
+        elif prof.decays and (prof.kind != K_EXPR or prof.base.positive_everywhere or level_key is not None):
+            # (counts and totals assume every partner outside a truncated window is a candidate:
+            # an expression that may be 0 there is counted over every cell)
             if level_key is None:
                 level = prof.log_peak - math.log(n_p) - TRUNCATION_MARGIN
             elif isinstance(level_key, tuple):
@@ -281,6 +287,13 @@ def _space(view):
     return partners, geometry
 
 
+def _finite(geometry):
+    """``ValueError`` if an expression kernel was NaN or infinite at a pair the core evaluated."""
+    if geometry.nan_seen:
+        raise ValueError("the expression kernel is NaN or infinite at some pair (an invalid operation such as "
+                         "log or sqrt of a negative number, or 1/0); kernel values must be finite")
+
+
 def _compiled(table):
     """The compiled offset table of a ``_Plan.table`` entry."""
     tab, iszero, dout, truncated = table
@@ -301,8 +314,11 @@ def candidate_counts(problem: Problem) -> np.ndarray:
     if problem.n_drivers == 0 or problem.n_partners == 0:
         return out
     plan = _plan(problem)
-    _core.candidate_counts(_drivers(plan, 0, problem.n_drivers), *_space(plan), _compiled(plan.table(problem)), out,
+    partners, geometry = _space(plan)
+    table = _compiled(plan.table(problem))
+    _core.candidate_counts(_drivers(plan, 0, problem.n_drivers), partners, geometry, table, out,
                            _threads_for(100 * problem.n_drivers))
+    _finite(geometry)
     return out
 
 
@@ -314,8 +330,10 @@ def row_log_totals(problem: Problem) -> np.ndarray:
     if problem.n_drivers == 0 or problem.n_partners == 0:
         return out
     plan = _plan(problem)
-    _core.row_log_totals(_drivers(plan, 0, problem.n_drivers), *_space(plan), _compiled(plan.table(problem)), out,
+    partners, geometry = _space(plan)
+    _core.row_log_totals(_drivers(plan, 0, problem.n_drivers), partners, geometry, _compiled(plan.table(problem)), out,
                          _threads_for(100 * problem.n_drivers))
+    _finite(geometry)
     return out
 
 
@@ -385,6 +403,7 @@ def total_counts(problem: Problem, n: int) -> np.ndarray:
         lam = (need + 4.0 * math.sqrt(need) + 10.0) / mass
     else:  # pragma: no cover - 64 rounds cannot all fall short
         raise RuntimeError("FixedTotalNumber: pair proposals did not converge (please report this as a bug)")
+    _finite(geometry)
     if accepted > n:
         counts -= rng.multivariate_hypergeometric(counts, accepted - n)
     return counts
@@ -401,9 +420,11 @@ def _fixed(view, table, degrees: np.ndarray, multapses: bool, start: int, stop: 
     out_drv = np.empty(total, dtype)
     out_par = np.empty(total, dtype)
     k0, k1 = _key(view)
-    status = _core.fixed_degree(_drivers(view, start, stop), *_space(view), _compiled(table), k0, k1, stream, deg,
+    partners, geometry = _space(view)
+    status = _core.fixed_degree(_drivers(view, start, stop), partners, geometry, _compiled(table), k0, k1, stream, deg,
                                 outoff, int(view.n_partners), bool(view.complete), bool(multapses), out_drv,
                                 out_par, _threads_for(total))
+    _finite(geometry)
     if status:
         raise IncompletePiece("a driver needed partners outside its piece's box; the piece was cut wrongly "
                               "(please report this as a bug)")
@@ -495,7 +516,8 @@ def _bernoulli(view, table, p: float, start: int, stop: int, dtype):
     if p == 0 or stop <= start or view.grid.pos.shape[0] == 0:
         return np.empty(0, dtype), np.empty(0, dtype)
     k0, k1 = _key(view)
-    head = (_drivers(view, start, stop), *_space(view), _compiled(table), k0, k1, STREAM_DEGREE, float(p))
+    partners, geometry = _space(view)
+    head = (_drivers(view, start, stop), partners, geometry, _compiled(table), k0, k1, STREAM_DEGREE, float(p))
     counts = np.zeros(stop - start, dtype=np.int64)
     dummy = np.empty(0, dtype)
     _core.bernoulli(*head, counts, counts, dummy, dummy, False, _threads_for(100 * (stop - start)))
@@ -505,6 +527,7 @@ def _bernoulli(view, table, p: float, start: int, stop: int, dtype):
     out_drv = np.empty(total, dtype)
     out_par = np.empty(total, dtype)
     _core.bernoulli(*head, counts, outoff, out_drv, out_par, True, _threads_for(100 * (stop - start)))
+    _finite(geometry)
     return out_drv, out_par
 
 
@@ -588,9 +611,11 @@ def exact_fallbacks(problem: Problem, degrees: np.ndarray, multapses: bool, shor
     table = plan.table(problem, degree_key(degrees, multapses))
     if table[3]:  # truncated
         flags = np.zeros(problem.n_drivers, dtype=np.uint8)
-        _core.needs_every_partner(_drivers(plan, 0, problem.n_drivers), *_space(plan), _compiled(table), degrees,
+        partners, geometry = _space(plan)
+        _core.needs_every_partner(_drivers(plan, 0, problem.n_drivers), partners, geometry, _compiled(table), degrees,
                                   int(problem.n_partners), bool(multapses), bool(problem.positive_everywhere),
                                   bool(shortcut), flags, _threads_for(100 * problem.n_drivers))
+        _finite(geometry)
         out = flags.astype(bool)
     return out
 

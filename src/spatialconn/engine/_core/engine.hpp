@@ -1,8 +1,10 @@
 // The grid engine's data: one struct per concept, read by the sampling loops.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
+#include "expr.hpp"
 #include "weight.hpp"
 
 namespace sc {
@@ -42,6 +44,10 @@ struct Geometry {
     double sign;               // -1 when displacements run from partner to driver
     bool exclude_self;
     double kp[KP_SIZE], mp[MP_SIZE];
+    // an expression kernel (kp[0] == K_EXPR): its log program (spatialconn.expression)
+    std::vector<int32_t> ecode;
+    std::vector<double> econst;
+    mutable std::atomic<bool> nan_seen{false};  // some pair's value was NaN or +inf (the caller raises)
 
     // displacement from driver position xd to sorted partner m (minimum image on periodic axes)
     inline void disp(const Partners& p, int64_t m, const double* xd, double& x0, double& x1, double& x2) const {
@@ -62,6 +68,11 @@ struct Geometry {
     inline double logw(const Partners& p, int64_t m, const double* xd) const {
         double x0, x1, x2;
         disp(p, m, xd, x0, x1, x2);
+        if (kp[0] == K_EXPR) {
+            if (!in_mask(x0, x1, x2, d, mp)) return NEG_INF;
+            return log_expr(x0 - kp[4], x1 - kp[5], x2 - kp[6], d, kp[1], ecode.data(),
+                            static_cast<int>(ecode.size() / 2), econst.data(), nan_seen);
+        }
         return log_weight(x0, x1, x2, d, kp, mp);
     }
 };

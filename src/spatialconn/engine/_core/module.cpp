@@ -102,7 +102,7 @@ NB_MODULE(_core, m) {
                 const size_t d = G.shape(0);
                 need(d >= 1 && d <= 3 && B.shape(0) == d && S.shape(0) == d && periods.shape(0) == d,
                      "Geometry: 1 to 3 axes");
-                need(kp.shape(0) == sc::KP_SIZE && mp.shape(0) == sc::MP_SIZE, "Geometry: kp/mp sizes");
+                need(kp.shape(0) >= sc::KP_SIZE && mp.shape(0) == sc::MP_SIZE, "Geometry: kp/mp sizes");
                 new (self) PyGeometry{};
                 sc::Geometry& g = self->s;
                 g.d = static_cast<int>(d);
@@ -115,9 +115,19 @@ NB_MODULE(_core, m) {
                 g.sign = sign;
                 g.exclude_self = exclude_self;
                 for (int t = 0; t < sc::KP_SIZE; ++t) g.kp[t] = kp(t);
+                if (g.kp[0] == sc::K_EXPR) {  // kp[2] instructions (op, arg) and kp[3] constants follow
+                    const size_t n = static_cast<size_t>(kp(2)), m = static_cast<size_t>(kp(3));
+                    need(kp.shape(0) == sc::KP_SIZE + 2 * n + m && kp(7) <= sc::EXPR_MAX_DEPTH,
+                         "Geometry: expression program size");
+                    for (size_t t = 0; t < 2 * n; ++t) g.ecode.push_back(static_cast<int32_t>(kp(sc::KP_SIZE + t)));
+                    for (size_t t = 0; t < m; ++t) g.econst.push_back(kp(sc::KP_SIZE + 2 * n + t));
+                }
                 for (int t = 0; t < sc::MP_SIZE; ++t) g.mp[t] = mp(t);
             },
-            "G"_a, "B"_a, "S"_a, "periods"_a, "sign"_a, "exclude_self"_a, "kp"_a, "mp"_a);
+            "G"_a, "B"_a, "S"_a, "periods"_a, "sign"_a, "exclude_self"_a, "kp"_a, "mp"_a)
+        .def_prop_ro(
+            "nan_seen", [](const PyGeometry& g) { return g.s.nan_seen.load(); },
+            "Whether an expression kernel was NaN or infinite at some pair evaluated so far.");
 
     nb::class_<PyTable>(m, "OffsetTable", "Offsets within reach and proven bounds of log w for each.")
         .def(

@@ -8,7 +8,7 @@
 namespace sc {
 
 // kernel kind codes (kp[0]); parameters: see _encoding.Profile
-enum KernelKind { K_CONST = 0, K_GAUSS = 1, K_EXP = 2, K_GAMMA = 3, K_LINEAR = 4, K_ANISO = 5 };
+enum KernelKind { K_CONST = 0, K_GAUSS = 1, K_EXP = 2, K_GAMMA = 3, K_LINEAR = 4, K_ANISO = 5, K_EXPR = 6 };
 // mask kind codes (mp[0])
 enum MaskKind { M_NONE = 0, M_DISC = 1, M_ANNULUS = 2, M_BOX = 3, M_ELLIPSE = 4 };
 constexpr int KP_SIZE = 20, MP_SIZE = 16;
