@@ -532,14 +532,13 @@ def test_zero_weights_beyond_the_window_are_not_candidates(engine):
 
 
 def test_the_grid_engine_runs_expressions_compiled():
-    from spatialconn.connect import _plan
     from spatialconn.engine import grid
 
     pos = np.random.default_rng(0).random((400, 2))
     for name, (kernel, _) in KERNELS.items():
-        job = _plan(pos, rule=sc.FixedOutDegree(5), kernel=kernel, mask=MASK, seed=1)
+        job = sc.plan(pos, rule=sc.FixedOutDegree(5), kernel=kernel, mask=MASK, seed=1)
         assert grid.native(job.problem), name
-        job = _plan(pos, rule=sc.FixedOutDegree(5), kernel=kernel, space=TORUS, seed=1)
+        job = sc.plan(pos, rule=sc.FixedOutDegree(5), kernel=kernel, space=TORUS, seed=1)
         assert grid.native(job.problem), name
     bad = sc.Expression("sqrt(dx) * exp(-d**2)", cutoff=0.5)  # NaN where dx < 0, found in the compiled loop
     with pytest.raises(ValueError, match="NaN or infinite"):
@@ -553,14 +552,13 @@ def test_the_grid_engine_runs_expressions_compiled():
 @pytest.mark.parametrize("text", EXPRESSIONS)
 def test_compiled_core_evaluates_like_the_numpy_interpreter(text):
     """Each driver's only partner is at the origin: its row total is the log weight of one displacement."""
-    from spatialconn.connect import _plan
     from spatialconn.engine import grid, reference
 
     rng = np.random.default_rng(4)
     drivers = rng.normal(size=(3000, 3))
     drivers[:3] = 0.0
     kernel = sc.Expression(text, cutoff=50.0, **PARAMS)
-    job = _plan(drivers, np.zeros((1, 3)), rule=sc.FixedOutDegree(0), kernel=kernel, mask=sc.Disc(40.0))
+    job = sc.plan(drivers, np.zeros((1, 3)), rule=sc.FixedOutDegree(0), kernel=kernel, mask=sc.Disc(40.0))
     assert grid.native(job.problem)
     got, want = grid.row_log_totals(job.problem), reference.row_log_totals(job.problem)
     assert np.array_equal(np.isfinite(got), np.isfinite(want)) and np.array_equal(got == -np.inf, want == -np.inf)
