@@ -226,14 +226,6 @@ def _plan(problem: Problem) -> _Plan:
 #: random access: the fixed cost of sampling one driver in its own box, in cells of a pass over the
 #: grid (measured: ~0.7 ms against ~20 ns per cell); fewer cells than that: one pass over the grid
 BOX_OVERHEAD_CELLS = 40_000
-#: below this many drivers a call runs on one thread: starting the others costs more (random access)
-PARALLEL_MIN_DRIVERS = 64
-
-
-def _threads_for(n_drivers: int) -> int:
-    """One thread for small calls (results never depend on the thread count), else :func:`threads`."""
-    return 1 if n_drivers < PARALLEL_MIN_DRIVERS else threads()
-
 
 def _key(view):
     return int(np.uint64(view.key[0])), int(np.uint64(view.key[1]))
