@@ -51,7 +51,6 @@ def nest_connect(pre, post, sigma, rule, value, multapses=True):
     lo = np.minimum(pre.min(0), post.min(0)) - 1e-3
     hi = np.maximum(pre.max(0), post.max(0)) + 1e-3
     ext = (hi - lo).tolist()
-    centre = ((hi + lo) / 2).tolist()
 
     def layer(p):
         return nest.Create("iaf_psc_alpha", positions=nest.spatial.free(p.tolist(), extent=ext))

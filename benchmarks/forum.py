@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import argparse
 
-import spatialconn as sc
 from _common import best_of, forum_broadcast, forum_positions, nest_connect, once, threads
+
+import spatialconn as sc
 
 SIGMA, K = 1.0, 10
 

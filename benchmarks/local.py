@@ -14,9 +14,9 @@ Usage::
 from __future__ import annotations
 
 import numpy as np
+from _common import best_of, brian2_connect, nest_connect, threads
 
 import spatialconn as sc
-from _common import best_of, brian2_connect, nest_connect, threads
 
 SIGMA, K = 0.05, 100
 

@@ -55,7 +55,7 @@ def run(variant: str, scale: float, threads: int, seed: int = 1) -> dict:
     if variant == "spatialconn":
 
         t0, n = time.perf_counter(), 0
-        for proj, conn in meso.build(params, pos, seed):
+        for _proj, conn in meso.build(params, pos, seed):
             n += len(conn)
         out.update(connect_s=time.perf_counter() - t0, synapses=n, prepare_s=None)
     else:

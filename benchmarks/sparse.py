@@ -21,9 +21,9 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from _common import best_of
 
 import spatialconn as sc
-from _common import best_of
 
 
 def main(argv=None):

@@ -65,7 +65,7 @@ def parse_args(argv=None):
 def build_and_run(args, variant: str):
     """Build one variant, simulate it, return a summary dict."""
     import brian2 as b2
-    from brian2 import NeuronGroup, Synapses, SpikeMonitor, metre, mV, ms, second, um
+    from brian2 import NeuronGroup, SpikeMonitor, Synapses, metre, ms, mV, second, um
 
     import spatialconn as sc
     import spatialconn.brian2 as scb
@@ -81,7 +81,7 @@ def build_and_run(args, variant: str):
     b2.seed(args.seed)
     n_src, n_tgt = args.sources, args.targets
     rng = np.random.default_rng(args.seed)
-    tau = 10 * ms
+    tau = 10 * ms  # noqa: F841 (read by Brian2 from this frame)
     G = NeuronGroup(n_src + n_tgt,
                     """dv/dt = (I - v) / tau : volt (unless refractory)
                        I : volt
