@@ -201,3 +201,16 @@ def test_check_arguments_are_validated(kw, exc, pattern):
     conn = sc.connect(POS[:50], rule=sc.FixedOutDegree(2), seed=1)
     with pytest.raises(exc, match=pattern):
         sc.check(conn, rule=sc.FixedOutDegree(2), **kw)
+
+
+def test_pairwise_poisson_networks_pass_and_a_wrong_rate_fails():
+    """check knows PairwisePoisson: counts against Σ rate·K with Poisson variance, distances by rate·K."""
+    pos = np.random.default_rng(7).random((600, 2))
+    kernel = sc.Gaussian(0.08)
+    conn = sc.connect(pos, rule=sc.PairwisePoisson(0.5), kernel=kernel, seed=3)
+    report = sc.check(conn, rule=sc.PairwisePoisson(0.5), kernel=kernel)
+    assert report.passed, report
+    wrong = sc.connect(pos, rule=sc.PairwisePoisson(0.6), kernel=kernel, seed=3)  # 20 % more synapses
+    assert not sc.check(wrong, rule=sc.PairwisePoisson(0.5), kernel=kernel).passed
+    narrow = sc.connect(pos, rule=sc.PairwisePoisson(0.5 * (0.08 / 0.06) ** 2), kernel=sc.Gaussian(0.06), seed=3)
+    assert not sc.check(narrow, rule=sc.PairwisePoisson(0.5), kernel=kernel).passed  # same count, shorter distances

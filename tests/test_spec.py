@@ -39,7 +39,7 @@ def test_every_rule_kernel_and_mask_type():
              '{ type = "Ellipse", semi_axes = [0.6, 0.4], angle = 0.3 }']
     rules = ['{ type = "FixedOutDegree", k = 2 }', '{ type = "FixedInDegree", k = 2 }',
              '{ type = "FixedTotalNumber", n = 30, sources = "uniform" }',
-             '{ type = "PairwiseBernoulli", p = 0.2 }']
+             '{ type = "PairwiseBernoulli", p = 0.2 }', '{ type = "PairwisePoisson", rate = 0.5 }']
     text = POP
     for i, k in enumerate(kernels):
         text += proj(f"kernel = {k}\nmask = {masks[i % len(masks)]}", f"k{i}", rules[i % len(rules)])
@@ -48,6 +48,7 @@ def test_every_rule_kernel_and_mask_type():
     assert isinstance(net.projections["k5"].kernel, sc.AnisotropicGaussian)
     assert isinstance(net.projections["k1"].mask, sc.Annulus)
     assert net.projections["k2"].rule == sc.FixedTotalNumber(30, sources="uniform")
+    assert net.projections["k4"].rule == sc.PairwisePoisson(0.5)
     for name in net.projections:
         conn = net.connect(name)
         assert conn.n_sources == 40

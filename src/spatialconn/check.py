@@ -7,7 +7,8 @@ the rule that should have produced them, given the positions:
 * every index lies in its population;
 * the counts are exact (each driver's degree, or the total); for
   :class:`~spatialconn.PairwiseBernoulli` the count agrees with its
-  expectation ``Σ p·K`` (a z-test);
+  expectation ``Σ p·K`` (a z-test; :class:`~spatialconn.PairwisePoisson`:
+  ``Σ rate·K``, with the Poisson variance);
 * no autapse where autapses are off, no repeated pair where multapses are off
   (or the rule cannot make them);
 * every synapse has non-zero weight (inside the mask and the kernel's support);
@@ -58,7 +59,7 @@ from scipy import stats
 from ._validate import positive_int
 from .problem import Problem
 from .rng import seed_sequence
-from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli
+from .rules import FixedInDegree, FixedOutDegree, FixedTotalNumber, PairwiseBernoulli, PairwisePoisson
 
 __all__ = ["ALPHA", "Check", "Report", "check", "check_projection", "expected_distance_density", "holm"]
 
@@ -256,10 +257,11 @@ def _counts(report, rule, s, t, n_s, n_t, problem, drivers, partners, max_pairs,
         sub = _subset(problem, max_pairs, seed)
         q = 0.0
         var = 0.0
+        poisson = isinstance(rule, PairwisePoisson)
         for _rows, lw, _ in _weights(problem, sub):
-            p = float(rule.p) * np.exp(lw)
+            p = _pair_mean(rule, lw)
             q += p.sum()
-            var += (p * (1 - p)).sum()
+            var += p.sum() if poisson else (p * (1 - p)).sum()
         got = int(np.count_nonzero(np.isin(drivers, sub)))
         z = (got - q) / np.sqrt(var) if var > 0 else (0.0 if got == q else np.inf)
         pval = 2 * stats.norm.sf(abs(z))
@@ -335,19 +337,24 @@ def _log_normalise(lw):
     return w / np.where(total > 0, total, 1.0)
 
 
+def _pair_mean(rule, lw: np.ndarray) -> np.ndarray:
+    """Mean synapses per pair of the pairwise rules: ``p K`` (Bernoulli) or ``rate K`` (Poisson)."""
+    return float(rule.rate if isinstance(rule, PairwisePoisson) else rule.p) * np.exp(lw)
+
+
 def _accumulate(rule, problem, sub, degrees, binners, size: int) -> list:
     """Sum the rule's expected synapse masses into ``size`` bins, once per binner.
 
     ``binner(d) -> bin index``. The masses are those of one synapse's
     distance: ``k_i w_ij / Σ_j w_ij`` (fixed degree), ``w_ij / Σ_j w_ij``
     (total number, uniform sources), ``w_ij`` (total number, weighted) or
-    ``p K_ij`` (Bernoulli), over the drivers ``sub``; unnormalised.
+    ``p K_ij`` (Bernoulli) or ``rate K_ij`` (Poisson), over the drivers ``sub``; unnormalised.
     """
     accs = [np.zeros(size) for _ in binners]
     scale = -np.inf  # running log scale of the joint (weighted total-number) masses
     for rows, lw, d in _weights(problem, sub):
-        if isinstance(rule, PairwiseBernoulli):
-            mass = float(rule.p) * np.exp(lw)
+        if isinstance(rule, (PairwiseBernoulli, PairwisePoisson)):
+            mass = _pair_mean(rule, lw)
         elif isinstance(rule, FixedTotalNumber) and rule.sources == "weighted":
             m = lw.max(initial=-np.inf)
             if m > scale:
@@ -488,8 +495,8 @@ def check(connections, rule, kernel=None, *, mask=None, space=None, multapses: b
     if not isinstance(connections, Connections):
         raise TypeError(f"connections must be the Connections returned by sc.connect, got {connections!r}")
     if not isinstance(rule, Rule):
-        raise TypeError(f"rule must be FixedOutDegree, FixedInDegree, FixedTotalNumber or PairwiseBernoulli, "
-                        f"got {rule!r}")
+        raise TypeError(f"rule must be FixedOutDegree, FixedInDegree, FixedTotalNumber, PairwiseBernoulli or "
+                        f"PairwisePoisson, got {rule!r}")
     src, tgt = connections.positions
     recurrent = src is tgt
     projection = Projection(name, "sources", "sources" if recurrent else "targets", rule, kernel, mask, space,

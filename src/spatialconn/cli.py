@@ -78,7 +78,7 @@ spec format (TOML; lengths in the unit of the positions):
   target = "inh"                       #   (same population: recurrent, autapses apply)
   rule = { type = "FixedOutDegree", k = 10 }
   #   FixedOutDegree k | FixedInDegree k | FixedTotalNumber n, sources = "weighted"|"uniform"
-  #   | PairwiseBernoulli p
+  #   | PairwiseBernoulli p | PairwisePoisson rate
   kernel = { type = "Gaussian", sigma = 0.1 }             # optional (default uniform)
   #   Gaussian sigma, mean | Exponential scale | Gamma kappa, theta | Linear slope, intercept
   #   | Constant value | AnisotropicGaussian sigma, angle | rho | rotation, mean;
@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
             Re-read the synapses in EDGES and check each projection of SPEC:
               indices    every index lies in its population
               counts     exact degrees (FixedOutDegree, FixedInDegree) or total
-                         (FixedTotalNumber); for PairwiseBernoulli a z-test of the count
+                         (FixedTotalNumber); for PairwiseBernoulli/Poisson a z-test of the count
               autapses   none where autapses = false
               multapses  no repeated pair where multapses = false (and for Bernoulli)
               weights    every synapse inside the mask and the kernel's support

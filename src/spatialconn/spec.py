@@ -71,6 +71,7 @@ _RULES = {
     "FixedInDegree": (_rules.FixedInDegree, {"k": "int_or_vector"}, {"k"}),
     "FixedTotalNumber": (_rules.FixedTotalNumber, {"n": "int", "sources": "str"}, {"n"}),
     "PairwiseBernoulli": (_rules.PairwiseBernoulli, {"p": "number"}, {"p"}),
+    "PairwisePoisson": (_rules.PairwisePoisson, {"rate": "number"}, {"rate"}),
 }
 _KERNELS = {
     "Gaussian": (_kernels.Gaussian, {"sigma": "number", "mean": "number"}, {"sigma"}),
