@@ -199,24 +199,29 @@ class Program:
         """Names of the displacement variables the program reads."""
         return frozenset(VARIABLES[a] for op, a in self.code if op == OPCODES["VAR"])
 
-    def evaluate(self, d=0.0, dx=0.0, dy=0.0, dz=0.0) -> np.ndarray:
-        """Value at the given (broadcast) variables; vectorised numpy, the reference interpreter."""
-        env = [np.asarray(v, dtype=np.float64) for v in (d, dx, dy, dz)]
+    def _run(self, env: list, constant, apply):
+        """Run the stack machine: ``constant(c)`` pushes a constant, ``env[i]`` a variable,
+        ``apply(name, args)`` an operation (shared by the point and interval interpreters)."""
         stack: list = []
         with np.errstate(all="ignore"):
             for op, arg in self.code:
                 name = _OPS[op]
                 if name == "CONST":
-                    stack.append(np.float64(self.consts[arg]))
-                    continue
-                if name == "VAR":
+                    stack.append(constant(np.float64(self.consts[arg])))
+                elif name == "VAR":
                     stack.append(env[arg])
-                    continue
-                n = _ARITY.get(name, 2)
-                args = stack[len(stack) - n:]
-                del stack[len(stack) - n:]
-                stack.append(_POINT[name](*args))
-        out = np.asarray(stack.pop(), dtype=np.float64)
+                else:
+                    n = _ARITY.get(name, 2)
+                    args = stack[len(stack) - n:]
+                    del stack[len(stack) - n:]
+                    stack.append(apply(name, args))
+        return stack.pop()
+
+    def evaluate(self, d=0.0, dx=0.0, dy=0.0, dz=0.0) -> np.ndarray:
+        """Value at the given (broadcast) variables; vectorised numpy, the reference interpreter."""
+        env = [np.asarray(v, dtype=np.float64) for v in (d, dx, dy, dz)]
+        value = self._run(env, lambda c: c, lambda name, args: _POINT[name](*args))
+        out = np.asarray(value, dtype=np.float64)
         shape = np.broadcast_shapes(*(np.shape(v) for v in env))
         if out.shape != shape or any(np.shares_memory(out, v) for v in env):  # never a view of an input
             out = np.broadcast_to(out, shape).copy()
@@ -233,29 +238,16 @@ class Program:
         for v in VARIABLES:
             lo, hi = box.get(v, (0.0, 0.0))
             env.append((np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)))
-        stack: list = []
-        with np.errstate(all="ignore"):
-            for op, arg in self.code:
-                name = _OPS[op]
-                if name == "CONST":
-                    c = np.float64(self.consts[arg])
-                    stack.append((c, c))
-                    continue
-                if name == "VAR":
-                    stack.append(env[arg])
-                    continue
-                n = _ARITY.get(name, 2)
-                args = stack[len(stack) - n:]
-                del stack[len(stack) - n:]
-                lo, hi = _INTERVAL[name](*args)
-                lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
-                if name not in _EXACT:
-                    lo = np.where(np.isfinite(lo), lo - np.abs(lo) * SLACK, lo)
-                    hi = np.where(np.isfinite(hi), hi + np.abs(hi) * SLACK, hi)
-                lo = np.where(np.isnan(lo), -np.inf, lo)
-                hi = np.where(np.isnan(hi), np.inf, hi)
-                stack.append((lo, hi))
-        lo, hi = stack.pop()
+
+        def apply(name, args):
+            lo, hi = _INTERVAL[name](*args)
+            lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+            if name not in _EXACT:
+                lo = np.where(np.isfinite(lo), lo - np.abs(lo) * SLACK, lo)
+                hi = np.where(np.isfinite(hi), hi + np.abs(hi) * SLACK, hi)
+            return np.where(np.isnan(lo), -np.inf, lo), np.where(np.isnan(hi), np.inf, hi)
+
+        lo, hi = self._run(env, lambda c: (c, c), apply)
         shape = np.broadcast_shapes(*(np.shape(a) for pair in env for a in pair))
         return np.broadcast_to(lo, shape).astype(np.float64), np.broadcast_to(hi, shape).astype(np.float64)
 

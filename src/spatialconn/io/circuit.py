@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._atomic import atomic_path, check_target
-from ._blocks import parse_bytes
+from .sonata import check_hdf5_options
 
 __all__ = ["DEFAULT_MODEL_TEMPLATE", "DEFAULT_MODEL_TYPE", "DEFAULT_SYNAPSE_TEMPLATE", "Circuit",
            "read_circuit", "write_circuit"]
@@ -126,11 +126,7 @@ def write_circuit(network, path, *, connections=None, engine: str = "auto", memo
     for flag, value in (("overwrite", overwrite), ("progress", progress)):
         if not isinstance(value, bool):
             raise TypeError(f"{flag} must be True or False, got {value!r}")
-    if compression not in (None, "gzip", "lzf"):
-        raise ValueError(f"compression must be None, 'gzip' or 'lzf', got {compression!r}")
-    memory_limit = parse_bytes(memory_limit)
-    if memory_limit < 1 << 20:
-        raise ValueError(f"memory_limit must be at least 1 MiB, got {memory_limit!r}")
+    memory_limit = check_hdf5_options(compression, memory_limit)
     for kind, names in (("population", network.populations), ("projection", network.projections)):
         for name in names:
             if not name or "/" in name or any(c.isspace() for c in name) or name.startswith("."):

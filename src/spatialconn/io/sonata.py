@@ -42,6 +42,20 @@ VERSION = (0, 1)
 CHUNK_ROWS = 1 << 18
 
 
+def check_hdf5_options(compression, memory_limit) -> int:
+    """Validate the HDF5 writers' ``compression`` and ``memory_limit``; the limit in bytes.
+
+    >>> check_hdf5_options("gzip", "2 MB")
+    2000000
+    """
+    if compression not in (None, "gzip", "lzf"):
+        raise ValueError(f"compression must be None, 'gzip' or 'lzf', got {compression!r}")
+    limit = parse_bytes(memory_limit)
+    if limit < 1 << 20:
+        raise ValueError(f"memory_limit must be at least 1 MiB, got {memory_limit!r}")
+    return limit
+
+
 def edge_types_path(path: str) -> str:
     """The edge-types CSV that goes with the edge file ``path``.
 
@@ -160,11 +174,7 @@ def write_sonata(
                         ("edge_type_id", edge_type_id)):
         if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    if compression not in (None, "gzip", "lzf"):
-        raise ValueError(f"compression must be None, 'gzip' or 'lzf', got {compression!r}")
-    memory_limit = parse_bytes(memory_limit)
-    if memory_limit < 1 << 20:
-        raise ValueError(f"memory_limit must be at least 1 MiB, got {memory_limit!r}")
+    memory_limit = check_hdf5_options(compression, memory_limit)
     for name, flag in (("distance", distance), ("indices", indices), ("overwrite", overwrite)):
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be True or False, got {flag!r}")
