@@ -113,14 +113,11 @@ class Connections:
         In the unit of the positions when they carried one, so that, e.g.,
         ``synapses.delay = conn.distances / velocity + d0`` works in Brian2.
         """
-        sq = np.zeros(len(self))
+        from .engine.grid import pair_distances
+
         s_rows, t_rows = self._position_rows()
-        for axis in range(self._source_positions.shape[1]):  # per axis: no (n, d) temporaries
-            delta = np.take(self._target_positions[:, axis], t_rows)
-            delta -= np.take(self._source_positions[:, axis], s_rows)
-            delta = wrap(delta, self._periods[axis])
-            sq += delta * delta
-        return self._units.attach(np.sqrt(sq))
+        d = pair_distances(s_rows, t_rows, self._source_positions, self._target_positions, self._periods)
+        return self._units.attach(d)
 
     def out_degrees(self) -> np.ndarray:
         """Number of synapses made by each source."""

@@ -147,7 +147,8 @@ def write_parquet(
     check_attribute("delay", delay, blocks)
     extra = {k: v for k, v in (("syn_weight", syn_weight), ("delay", delay)) if v is not None}
     sch = schema(blocks.n_sources, blocks.n_targets, (["distance"] if distance else []) + list(extra))
-    opts = dict(compression=compression)
+    # no dictionaries: ids and distances are mostly distinct (dictionary pages then cost time and size)
+    opts = dict(compression=compression, use_dictionary=False)
 
     with atomic_path(path, directory=directory) as tmp, progress_bar(progress, desc="Parquet", unit="syn") as bar:
         if not directory:

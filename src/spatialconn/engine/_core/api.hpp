@@ -25,11 +25,6 @@ void candidate_counts(const DriverCells& dc, const Partners& p, const Geometry& 
 void row_log_totals(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
                     double* out, int threads);
 
-// Pairwise Bernoulli (banded geometric skipping); counts first (write = false), then writes.
-void bernoulli(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
-               const Streams& rs, double pr, int64_t* counts, const int64_t* outoff, const OutIdx& out_drv,
-               const OutIdx& out_par, bool write, int threads);
-
 // Per driver cell: proposal mass of its window (sum of count x bound), proven lower bound of
 // its mass and proven bound of the mass it leaves out (units of exp(ref)).
 void cell_masses(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,

@@ -11,9 +11,6 @@ struct Scratch {
     std::vector<int64_t> alias, small, large, lo_order, where, hm, order, table;
     std::vector<double> neg;
     Heaviest heavy;
-    // Bernoulli bands
-    std::vector<int64_t> cum, band_lo, band_hi;
-    std::vector<double> band_p;
 };
 
 // The ranges an exact draw runs over: (start, count) pairs.

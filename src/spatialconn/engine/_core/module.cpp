@@ -9,6 +9,8 @@
 #include <string>
 
 #include "api.hpp"
+#include "bernoulli.hpp"
+#include "pairs.hpp"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -216,19 +218,39 @@ NB_MODULE(_core, m) {
     m.def(
         "bernoulli",
         [](const PyDrivers& dc, const PyPartners& p, const PyGeometry& g, const PyTable& t, uint64_t key0,
-           uint64_t key1, uint64_t stream, double pr, Out1<int64_t> counts, In1<int64_t> outoff, AnyOut out_drv,
-           AnyOut out_par, bool write, int threads) {
-            sc::OutIdx od, op;
-            if (write) {
-                od = out_index(out_drv, "out_drv");
-                op = out_index(out_par, "out_par");
+           uint64_t key1, uint64_t stream, double pr, int64_t n_drivers, bool wide, int threads) {
+            sc::BernoulliDraws draws;
+            {
+                nb::gil_scoped_release release;
+                draws = sc::bernoulli_draws(dc.s, p.s, g.s, t.s, sc::Streams{key0, key1, stream}, pr, n_drivers,
+                                            threads);
             }
-            nb::gil_scoped_release release;
-            sc::bernoulli(dc.s, p.s, g.s, t.s, sc::Streams{key0, key1, stream}, pr, counts.data(), outoff.data(),
-                          od, op, write, threads);
+            const size_t n = static_cast<size_t>(draws.total);
+            sc::OutIdx od, op;
+            nb::object drv, par;
+            if (wide) {
+                int64_t *a, *b;
+                drv = nb::cast(new_array<int64_t>(n, &a));
+                par = nb::cast(new_array<int64_t>(n, &b));
+                od = {a, true};
+                op = {b, true};
+            } else {
+                int32_t *a, *b;
+                drv = nb::cast(new_array<int32_t>(n, &a));
+                par = nb::cast(new_array<int32_t>(n, &b));
+                od = {a, false};
+                op = {b, false};
+            }
+            {
+                nb::gil_scoped_release release;
+                sc::bernoulli_write(draws, dc.s, od, op, threads);
+            }
+            return nb::make_tuple(drv, par);
         },
-        "drivers"_a, "partners"_a, "geometry"_a, "table"_a, "key0"_a, "key1"_a, "stream"_a, "p"_a, "counts"_a,
-        "outoff"_a, "out_drv"_a, "out_par"_a, "write"_a, "threads"_a);
+        "drivers"_a, "partners"_a, "geometry"_a, "table"_a, "key0"_a, "key1"_a, "stream"_a, "p"_a, "n_drivers"_a,
+        "wide"_a, "threads"_a,
+        "Pairwise Bernoulli draws of the listed drivers in one pass: (drivers, partners), int64 if wide else "
+        "int32, grouped by driver in ascending order.");
 
     m.def(
         "cell_masses",
@@ -252,6 +274,37 @@ NB_MODULE(_core, m) {
         },
         "drivers"_a, "partners"_a, "geometry"_a, "table"_a, "key0"_a, "key1"_a, "stream"_a, "proposals"_a,
         "counts"_a, "threads"_a);
+
+    m.def(
+        "pair_distances",
+        [](nb::ndarray<nb::ndim<1>, nb::c_contig, nb::device::cpu> ia,
+           nb::ndarray<nb::ndim<1>, nb::c_contig, nb::device::cpu> ib, In2<double> a, In2<double> b,
+           In1<double> periods, Out1<double> out, int threads) {
+            const size_t n = ia.shape(0), d = a.shape(1);
+            need(ib.shape(0) == n && out.shape(0) == n, "pair_distances: index arrays and out differ in length");
+            need(b.shape(1) == d && periods.shape(0) == d, "pair_distances: positions differ in dimension");
+            need(ia.dtype() == ib.dtype(), "pair_distances: index arrays differ in dtype");
+            const int64_t na = static_cast<int64_t>(a.shape(0)), nb_ = static_cast<int64_t>(b.shape(0));
+            bool ok;
+            if (ia.dtype() == nb::dtype<int32_t>()) {
+                const int32_t* pa = static_cast<const int32_t*>(ia.data());
+                const int32_t* pb = static_cast<const int32_t*>(ib.data());
+                nb::gil_scoped_release release;
+                ok = sc::pair_distances(pa, pb, static_cast<int64_t>(n), a.data(), na, b.data(), nb_,
+                                        static_cast<int>(d), periods.data(), out.data(), threads);
+            } else if (ia.dtype() == nb::dtype<int64_t>()) {
+                const int64_t* pa = static_cast<const int64_t*>(ia.data());
+                const int64_t* pb = static_cast<const int64_t*>(ib.data());
+                nb::gil_scoped_release release;
+                ok = sc::pair_distances(pa, pb, static_cast<int64_t>(n), a.data(), na, b.data(), nb_,
+                                        static_cast<int>(d), periods.data(), out.data(), threads);
+            } else {
+                throw std::invalid_argument("pair_distances: indices must be int32 or int64");
+            }
+            need(ok, "pair_distances: an index is out of range");
+        },
+        "ia"_a, "ib"_a, "a"_a, "b"_a, "periods"_a, "out"_a, "threads"_a,
+        "Distance of each pair (a[ia[k]], b[ib[k]]), minimum image on periodic axes (as numpy computes it).");
 
     // ------------------------------------------------------------------ grid building
 
