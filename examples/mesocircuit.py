@@ -25,7 +25,7 @@ Usage::
 
     python examples/mesocircuit.py --scale 0.02                 # build and verify every projection
     python examples/mesocircuit.py --scale 0.02 --nest 300 --figure docs/img/mesocircuit_rates.png
-    python examples/mesocircuit.py --scale 1 --k-scale 1 --output meso.parquet --no-check   # stream
+    python examples/mesocircuit.py --scale 1 --output meso_full            # stream 5.4e9 synapses to Parquet
 
 Needs numpy and scipy; ``--nest`` needs NEST, ``--figure`` matplotlib,
 ``--output`` pyarrow (``.parquet``) or h5py (``.h5``).
@@ -286,8 +286,9 @@ def main(argv=None):
     parser.add_argument("--no-check", action="store_true", help="skip verifying every projection")
     parser.add_argument("--nest", type=float, default=0.0, metavar="MS", help="simulate MS ms in NEST")
     parser.add_argument("--figure", default=None, help="raster and rate figure of the NEST run (png)")
-    parser.add_argument("--output", default=None, help="stream all synapses to a .parquet or .h5 (SONATA) "
-                        "directory/file per projection")
+    parser.add_argument("--output", default=None, metavar="DIR",
+                        help="stream all synapses to DIR, one file per call: Parquet, or SONATA if DIR ends in .h5")
+    parser.add_argument("--no-progress", action="store_true", help="with --output: no progress bar")
     args = parser.parse_args(argv)
     params = parameters(args.scale, args.k_scale)
     pos = positions(params, args.seed)
@@ -295,7 +296,8 @@ def main(argv=None):
           f"{int(params['num_neurons'].sum())} neurons on {EXTENT:g} x {EXTENT:g} mm^2, "
           f"{len(projections(params))} projections (repeats included)")
     if args.output:
-        return stream(params, pos, args.output, args.seed)
+        stream(params, pos, args.output, args.seed, progress=not args.no_progress)
+        return 0
     t0, total, failed = time.perf_counter(), 0, []
     alpha = 0.01 / len(projections(params))
     for proj, conn in build(params, pos, args.seed):
@@ -319,27 +321,78 @@ def main(argv=None):
     return 1 if failed else 0
 
 
-def stream(params, pos, output, seed):
-    """Stream every projection to ``output``/<projection>.<ext> in bounded memory; print time and size."""
+def expected_synapses(params: dict, i: int, j: int) -> float:
+    """Mean number of synapses of one call from population ``j`` to ``i`` (uniform positions, the torus).
+
+    ``N_i N_j / A · p0 · 2π β² (1 - e^-x (1 + x))``, ``x = R / β``: the
+    integral of ``p0 exp(-r / β)`` over the disc of radius ``R`` (autapses
+    not subtracted). Used for the progress bar's total.
+
+    Examples
+    --------
+    >>> p = parameters(1.0)
+    >>> total = sum(expected_synapses(p, i, j) * p["repeat"][i, j] for i in range(8) for j in range(9))
+    >>> round(total / 1e9, 2)   # full scale: 5.45 billion synapses
+    5.45
+    """
+    beta, x = params["beta"][i, j], params["mask_radius"][i, j] / params["beta"][i, j]
+    n_t, n_s = params["num_neurons"][i], params["num_neurons"][j]
+    disc = 2 * math.pi * beta**2 * (1 - math.exp(-x) * (1 + x))
+    return float(n_t) * float(n_s) / params["extent"] ** 2 * params["p0"][i, j] * disc
+
+
+def stream(params, pos, output, seed, progress: bool = True):
+    """Stream every call to ``output``/<projection>.<ext>, block by block; show progress, return the totals.
+
+    ``output`` is a directory; its extension picks the format (``.h5``:
+    SONATA, else Parquet). Each call is planned, then sampled in blocks of
+    about 512 MB of working memory (:func:`spatialconn.io.iter_blocks`)
+    that a writer thread writes while the next block is sampled, so the
+    peak memory is that of two blocks plus the positions, whatever the
+    scale. Columns: source, target, distance (mm); the model's delay is
+    ``0.5 ms + distance / (0.3 mm/ms)``.
+    """
     import os
 
-    from spatialconn.io import connect_to_file
+    from spatialconn import io
+    from spatialconn.progress import progress_bar
 
-    ext = os.path.splitext(output)[1]
+    ext = ".h5" if output.lower().endswith((".h5", ".hdf5")) else ".parquet"
     os.makedirs(output, exist_ok=True)
     index = {name: k for k, name in enumerate(POPULATIONS)}
-    t0, size = time.perf_counter(), 0
-    for proj in projections(params, seed):
-        src, tgt = pos[index[proj.source]], pos[index[proj.target]]
-        path = os.path.join(output, proj.name.replace("->", "_to_").replace("#", "_r") + ext)
-        connect_to_file(path, src, None if proj.recurrent else tgt, rule=proj.rule, kernel=proj.kernel,
-                        mask=proj.mask, space=proj.space, autapses=proj.autapses, seed=proj.seed,
-                        memory_limit="512 MB")
-        size += sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(path) for f in fs) \
-            if os.path.isdir(path) else os.path.getsize(path)
-        print(f"  {proj.name}: done at {time.perf_counter() - t0:.0f} s, {size / 1e9:.2f} GB so far", flush=True)
-    print(f"streamed to {output}: {time.perf_counter() - t0:.0f} s, {size / 1e9:.2f} GB")
-    return 0
+    calls = projections(params, seed)
+    expected = [expected_synapses(params, index[c.target], index[c.source]) for c in calls]
+    try:
+        import tqdm  # noqa: F401
+    except ImportError:  # plain lines only
+        progress = False
+    t0, size, total = time.perf_counter(), 0, 0
+    with progress_bar(progress, total=int(sum(expected)), desc="synapses", unit="syn") as bar:
+        say = bar.write if progress else print
+        for call, mean in zip(calls, expected):
+            src, tgt = pos[index[call.source]], pos[index[call.target]]
+            path = os.path.join(output, call.name.replace("->", "_to_").replace("#", "_r") + ext)
+            job = sc.plan(src, None if call.recurrent else tgt, rule=call.rule, kernel=call.kernel,
+                          mask=call.mask, space=call.space, autapses=call.autapses, seed=call.seed)
+            made = [0]
+
+            def counted(blocks, made=made):
+                for block in blocks:
+                    made[0] += len(block)
+                    bar.update(len(block))
+                    yield block
+
+            io.write(counted(io.iter_blocks(job, memory_limit="512 MB")), path)
+            total += made[0]
+            size += sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(path) for f in fs) \
+                if os.path.isdir(path) else os.path.getsize(path)
+            elapsed = time.perf_counter() - t0
+            say(f"  {call.name}: {made[0]:,} synapses (expected {mean:,.0f}); {total:,} in {elapsed:.0f} s "
+                f"({total / max(elapsed, 1e-9):,.0f}/s), {size / 1e9:.2f} GB so far")
+    elapsed = time.perf_counter() - t0
+    print(f"streamed {total:,} synapses to {output}: {elapsed:.0f} s, {size / 1e9:.2f} GB "
+          f"({size / max(total, 1):.2f} bytes per synapse)")
+    return {"synapses": total, "seconds": elapsed, "bytes": size}
 
 
 if __name__ == "__main__":

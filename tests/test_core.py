@@ -158,3 +158,31 @@ def test_bad_thread_count_is_named(monkeypatch, value):
         threads()
     monkeypatch.setenv("SPATIALCONN_THREADS", "3")
     assert threads() == 3
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("periods", [[np.inf, np.inf, np.inf], [1.0, np.inf, 2.5], [1.0, 1.0, 1.0]])
+def test_pair_distances_equal_numpy_bit_for_bit(dtype, periods):
+    """The compiled distances of the writers are those of the numpy definition (wrap, sum of squares, sqrt)."""
+    from spatialconn.engine.grid import pair_distances
+    from spatialconn.space import wrap
+
+    rng = np.random.default_rng(5)
+    a, b = rng.random((700, 3)) * 3 - 1, rng.random((300, 3))
+    ia, ib = rng.integers(0, 700, 300_000).astype(dtype), rng.integers(0, 300, 300_000).astype(dtype)
+    periods = np.array(periods)
+    sq = np.zeros(ia.size)
+    for axis in range(3):
+        delta = wrap(b[ib, axis] - a[ia, axis], periods[axis])
+        sq += delta * delta
+    np.testing.assert_array_equal(pair_distances(ia, ib, a, b, periods), np.sqrt(sq))
+
+
+def test_pair_distances_refuse_an_index_out_of_range():
+    a = np.zeros((3, 2))
+    out = np.empty(2)
+    with pytest.raises(ValueError, match="out of range"):
+        _core.pair_distances(np.array([0, 3]), np.array([0, 1]), a, a, np.full(2, np.inf), out, 1)
+    with pytest.raises(ValueError, match="out of range"):
+        _core.pair_distances(np.array([0, -1], np.int32), np.array([0, 1], np.int32), a, a, np.full(2, np.inf), out,
+                             2)

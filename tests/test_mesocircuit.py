@@ -48,3 +48,21 @@ def test_in_degrees_follow_the_derivation(meso):
     d = np.asarray(conn.distances)
     mean = 0.232 * (2 - 37 * np.exp(-5)) / (1 - 6 * np.exp(-5))  # of the density r e^(-r/b) on [0, 5b]
     assert d.max() <= params["mask_radius"][0, 0] and abs(d.mean() - mean) < 5 * d.std() / np.sqrt(d.size)
+
+
+def test_streamed_output_is_the_built_network(meso, tmp_path, capsys):
+    """--output streams every call to its own Parquet file: the synapses of build(), in bounded blocks."""
+    import pandas as pd
+
+    out = tmp_path / "meso"
+    assert meso.main(["--scale", "0.005", "--seed", "2", "--output", str(out), "--no-progress"]) == 0
+    assert "bytes per synapse" in capsys.readouterr().out
+    params = meso.parameters(0.005)
+    pos = meso.positions(params, 2)
+    calls = meso.projections(params, 2)
+    assert len(list(out.iterdir())) == len(calls)
+    proj, conn = next(meso.build(params, pos, 2))
+    df = pd.read_parquet(out / "L23E_to_L23E.parquet")
+    np.testing.assert_array_equal(df["source"], conn.sources)
+    np.testing.assert_array_equal(df["target"], conn.targets)
+    np.testing.assert_array_equal(df["distance"], conn.distances)
