@@ -10,8 +10,12 @@ Usage::
 
     python benchmarks/streaming_1e9.py                       # 10^6 x 10^6 x 1000 (needs "grid")
     python benchmarks/streaming_1e9.py --n 30000 --sigma 0.05 --memory-limit "256 MB"
+    python benchmarks/streaming_1e9.py --stages --drivers 100000   # where the time goes (first 10^8 synapses)
 
-Prints one JSON line with the figures.
+Prints one JSON line with the figures. ``--stages`` runs the stages one
+after the other instead (no overlap) and reports the wall and CPU seconds
+of each: sampling (``plan.block``), the Arrow table (distances included)
+and the Parquet writer (encoding, compression, writing).
 """
 
 from __future__ import annotations
@@ -47,7 +51,11 @@ def main(argv=None):
     p.add_argument("--out", default=None, help="output directory (default: a temporary one, removed)")
     p.add_argument("--keep", action="store_true", help="keep the output")
     p.add_argument("--progress", action="store_true")
+    p.add_argument("--stages", action="store_true", help="time sampling, Arrow and Parquet one after the other")
+    p.add_argument("--drivers", type=int, default=None, help="with --stages: only the first N sources")
     a = p.parse_args(argv)
+    if a.stages:
+        return stages(a)
 
     import spatialconn as sc
     from spatialconn import engine, io
@@ -79,6 +87,41 @@ def main(argv=None):
         shutil.rmtree(base, ignore_errors=True)
     if rows != a.n * a.k:
         sys.exit("row count mismatch")
+
+
+def stages(a):
+    """Sampling, Arrow conversion and Parquet writing of each block, timed one after the other."""
+    import pyarrow.parquet as pq
+
+    import spatialconn as sc
+    from spatialconn.io import iter_blocks
+    from spatialconn.io._blocks import DistanceBuffer
+    from spatialconn.io.parquet import schema, table
+
+    pos = np.random.default_rng(0).random((a.n, 2))
+    plan = sc.plan(pos, rule=sc.FixedOutDegree(a.k), kernel=sc.Gaussian(a.sigma), seed=1, engine=a.engine)
+    sch = schema(a.n, a.n, [] if a.no_distance else ["distance"])
+    spent = {name: [0.0, 0.0] for name in ("sample", "arrow", "parquet")}
+
+    def timed(name, f, *args):
+        w, c = time.perf_counter(), time.process_time()
+        out = f(*args)
+        spent[name][0] += time.perf_counter() - w
+        spent[name][1] += time.process_time() - c
+        return out
+
+    blocks, rows, buffer = iter_blocks(plan, memory_limit=a.memory_limit, stop=a.drivers), 0, DistanceBuffer()
+    with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as tmp:
+        with pq.ParquetWriter(os.path.join(tmp, "s.parquet"), sch, compression=a.compression,
+                              use_dictionary=False) as writer:
+            while (block := timed("sample", next, blocks, None)) is not None:
+                t = timed("arrow", table, block, sch, {}, buffer)
+                timed("parquet", writer.write_table, t, 1 << 20)
+                rows += len(block)
+    report = {f"{k}_{what}": round(v[i], 2) for k, v in spent.items() for i, what in enumerate(("wall_s", "cpu_s"))}
+    report.update(synapses=rows, ns_cpu_per_synapse={k: round(1e9 * v[1] / rows, 1) for k, v in spent.items()},
+                  threads=__import__("spatialconn.engine.grid", fromlist=["threads"]).threads())
+    print(json.dumps(report))
 
 
 if __name__ == "__main__":

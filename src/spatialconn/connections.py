@@ -113,11 +113,26 @@ class Connections:
         In the unit of the positions when they carried one, so that, e.g.,
         ``synapses.delay = conn.distances / velocity + d0`` works in Brian2.
         """
+        return self._units.attach(self.plain_distances())
+
+    def plain_distances(self, out: np.ndarray | None = None) -> np.ndarray:
+        """:attr:`distances` as plain float64 (SI magnitudes when the positions carried units).
+
+        Computed by the compiled core in one threaded pass. ``out``, a
+        float64 array of ``len(self)`` entries, receives them (writers reuse
+        one buffer from block to block: fresh memory costs page faults).
+
+        Examples
+        --------
+        >>> import numpy as np, spatialconn as sc
+        >>> conn = sc.connect(np.array([[0.0, 0.0], [3.0, 4.0]]), rule=sc.FixedOutDegree(1), autapses=False)
+        >>> conn.plain_distances().tolist()
+        [5.0, 5.0]
+        """
         from .engine.grid import pair_distances
 
         s_rows, t_rows = self._position_rows()
-        d = pair_distances(s_rows, t_rows, self._source_positions, self._target_positions, self._periods)
-        return self._units.attach(d)
+        return pair_distances(s_rows, t_rows, self._source_positions, self._target_positions, self._periods, out)
 
     def out_degrees(self) -> np.ndarray:
         """Number of synapses made by each source."""

@@ -298,13 +298,14 @@ def _index_dtype(problem):
     return np.int32 if max(problem.n_drivers, problem.n_partners) < 2**31 else np.int64
 
 
-def pair_distances(ia: np.ndarray, ib: np.ndarray, a: np.ndarray, b: np.ndarray, periods) -> np.ndarray:
+def pair_distances(ia: np.ndarray, ib: np.ndarray, a: np.ndarray, b: np.ndarray, periods, out=None) -> np.ndarray:
     """Distance of each pair ``(a[ia[k]], b[ib[k]])``, minimum image on periodic axes (compiled, threaded).
 
     The same floating-point operations as numpy's ``wrap`` and sum of
     squares (bit-identical results), without its ``(n, d)`` temporaries and
     cache-missing column gathers: one pass, ``SPATIALCONN_THREADS`` threads,
-    the GIL released.
+    the GIL released. ``out`` (float64, one entry per pair) receives them
+    if given.
 
     Examples
     --------
@@ -320,7 +321,10 @@ def pair_distances(ia: np.ndarray, ib: np.ndarray, a: np.ndarray, b: np.ndarray,
     a = np.ascontiguousarray(a, dtype=np.float64)
     b = np.ascontiguousarray(b, dtype=np.float64)
     periods = np.ascontiguousarray(np.broadcast_to(periods, (a.shape[1],)), dtype=np.float64)
-    out = np.empty(ia.shape[0], dtype=np.float64)
+    if out is None:
+        out = np.empty(ia.shape[0], dtype=np.float64)
+    elif out.dtype != np.float64 or out.shape != ia.shape or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a contiguous float64 array of {ia.shape[0]} entries")
     _core.pair_distances(ia, ib, a, b, periods, out, _threads_for(ia.shape[0] // 20))
     return out
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..connections import Connections
 
-__all__ = ["Blocks", "attribute_values", "parse_bytes", "pipelined"]
+__all__ = ["Blocks", "DistanceBuffer", "attribute_values", "parse_bytes", "pipelined"]
 
 
 class Blocks:
@@ -121,7 +121,32 @@ def check_attribute(name: str, spec, blocks: Blocks):
 
 def plain_distances(block: Connections) -> np.ndarray:
     """Distances of ``block`` as plain float64 (SI units if positions carried units)."""
-    return np.asarray(block.distances, dtype=np.float64)
+    return block.plain_distances()
+
+
+class DistanceBuffer:
+    """Distances of one block after another in one reused buffer (a writer's consume step).
+
+    The values are valid until the next call; fresh pages for every block
+    cost more than computing the distances.
+
+    Examples
+    --------
+    >>> import numpy as np, spatialconn as sc
+    >>> blocks = sc.iter_connect(np.random.default_rng(0).random((50, 2)), rule=sc.FixedOutDegree(2), chunk_size=20)
+    >>> buf = DistanceBuffer()
+    >>> [buf(b).size for b in blocks]
+    [40, 40, 20]
+    """
+
+    def __init__(self):
+        self.buf = np.empty(0)
+
+    def __call__(self, block: Connections) -> np.ndarray:
+        n = len(block)
+        if self.buf.size < n:
+            self.buf = np.empty(n)
+        return block.plain_distances(out=self.buf[:n])
 
 
 def pipelined(items, consume, depth: int = 1) -> None:

@@ -17,7 +17,7 @@ import re
 from .._validate import positive_int
 from ..progress import progress_bar
 from ._atomic import atomic_path, check_target
-from ._blocks import Blocks, attribute_values, check_attribute, pipelined, plain_distances
+from ._blocks import Blocks, DistanceBuffer, attribute_values, check_attribute, pipelined, plain_distances
 
 __all__ = ["write_parquet", "part_name", "is_part_name"]
 
@@ -51,12 +51,15 @@ def schema(n_sources: int, n_targets: int, columns):
     return pa.schema(fields, metadata=meta)
 
 
-def table(block, sch, extra: dict):
-    """One block of synapses as a pyarrow Table with schema ``sch``."""
+def table(block, sch, extra: dict, distances=plain_distances):
+    """One block of synapses as a pyarrow Table with schema ``sch`` (ids without a copy).
+
+    ``distances(block)`` gives the plain distances (e.g. a :class:`DistanceBuffer`).
+    """
     import pyarrow as pa
 
     cols = [pa.array(block.sources, sch.field("source").type), pa.array(block.targets, sch.field("target").type)]
-    d = plain_distances(block) if len(sch) > 2 else None
+    d = distances(block) if len(sch) > 2 else None
     for name in sch.names[2:]:
         values = d if name == "distance" else attribute_values(name, extra[name], block, d)
         cols.append(pa.array(values, pa.float64()))
@@ -150,6 +153,7 @@ def write_parquet(
     # no dictionaries: ids and distances are mostly distinct (dictionary pages then cost time and size)
     opts = dict(compression=compression, use_dictionary=False)
 
+    buffer = DistanceBuffer()  # the writer thread's, reused block after block
     with atomic_path(path, directory=directory) as tmp, progress_bar(progress, desc="Parquet", unit="syn") as bar:
         if not directory:
             with pq.ParquetWriter(tmp, sch, **opts) as writer:
@@ -157,7 +161,7 @@ def write_parquet(
 
                 def consume(block):
                     if len(block) or not wrote:
-                        writer.write_table(table(block, sch, extra), row_group_size=row_group_size)
+                        writer.write_table(table(block, sch, extra, buffer), row_group_size=row_group_size)
                         wrote.append(True)
                     bar.update(len(block))
 
@@ -166,7 +170,7 @@ def write_parquet(
         state = {"part": 0, "rows": 0, "writer": None}
 
         def consume(block):
-            t = table(block, sch, extra)
+            t = table(block, sch, extra, buffer)
             while t.num_rows:
                 if state["writer"] is None:
                     state["writer"] = pq.ParquetWriter(os.path.join(tmp, part_name(state["part"])), sch, **opts)

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..progress import progress_bar
 from ._atomic import atomic_path, check_target
-from ._blocks import Blocks, attribute_values, check_attribute, parse_bytes, pipelined, plain_distances
+from ._blocks import Blocks, DistanceBuffer, attribute_values, check_attribute, parse_bytes, pipelined
 
 __all__ = ["write_sonata", "edge_types_path", "write_edge_types"]
 
@@ -224,6 +224,7 @@ def write_sonata(
                 attrs["delay"] = delay
             dsets = {k: group.create_dataset(k, (0,), dtype=np.float64, **opts) for k in attrs}
             written = [0]
+            distances = DistanceBuffer()  # the writer thread's, reused block after block
 
             def consume(block):
                 n, m = written[0], len(block)
@@ -231,7 +232,7 @@ def write_sonata(
                     return
                 _append(src, n, block.sources.astype(np.uint64) + np.uint64(source_offset))
                 _append(tgt, n, block.targets.astype(np.uint64) + np.uint64(target_offset))
-                d = plain_distances(block) if attrs else None
+                d = distances(block) if attrs else None
                 for key, spec in attrs.items():
                     values = d if key == "distance" else attribute_values(key, spec, block, d)
                     _append(dsets[key], n, values)
