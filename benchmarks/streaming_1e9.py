@@ -53,6 +53,7 @@ def main(argv=None):
     p.add_argument("--progress", action="store_true")
     p.add_argument("--stages", action="store_true", help="time sampling, Arrow and Parquet one after the other")
     p.add_argument("--drivers", type=int, default=None, help="with --stages: only the first N sources")
+    p.add_argument("--dictionary", action="store_true", help="with --stages: Parquet dictionary pages on")
     a = p.parse_args(argv)
     if a.stages:
         return stages(a)
@@ -113,13 +114,14 @@ def stages(a):
     blocks, rows, buffer = iter_blocks(plan, memory_limit=a.memory_limit, stop=a.drivers), 0, DistanceBuffer()
     with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as tmp:
         with pq.ParquetWriter(os.path.join(tmp, "s.parquet"), sch, compression=a.compression,
-                              use_dictionary=False) as writer:
+                              use_dictionary=a.dictionary) as writer:
             while (block := timed("sample", next, blocks, None)) is not None:
                 t = timed("arrow", table, block, sch, {}, buffer)
                 timed("parquet", writer.write_table, t, 1 << 20)
                 rows += len(block)
     report = {f"{k}_{what}": round(v[i], 2) for k, v in spent.items() for i, what in enumerate(("wall_s", "cpu_s"))}
-    report.update(synapses=rows, ns_cpu_per_synapse={k: round(1e9 * v[1] / rows, 1) for k, v in spent.items()},
+    report.update(synapses=rows, dictionary=a.dictionary,
+                  ns_cpu_per_synapse={k: round(1e9 * v[1] / rows, 1) for k, v in spent.items()},
                   threads=__import__("spatialconn.engine.grid", fromlist=["threads"]).threads())
     print(json.dumps(report))
 
