@@ -11,9 +11,12 @@ inline void driver_xd(const DriverCells& dc, int d, int64_t i, double* xd) {
 }
 }  // namespace
 
-int fixed_degree(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
-                 const Streams& rs, const int64_t* degrees, const int64_t* outoff, int64_t n_total, bool complete,
-                 bool multapses, const OutIdx& out_drv, const OutIdx& out_par, int threads) {
+namespace {
+template <class LogW>
+int fixed_degree_with(const LogW& logw, const DriverCells& dc, const Partners& p, const Geometry& g,
+                      const OffsetTable& tab, const Streams& rs, const int64_t* degrees, const int64_t* outoff,
+                      int64_t n_total, bool complete, bool multapses, const OutIdx& out_drv, const OutIdx& out_par,
+                      int threads) {
     std::atomic<int> status{0};
     const int d = g.d;
     const int64_t all_s[1] = {0}, all_c[1] = {p.n};
@@ -28,6 +31,7 @@ int fixed_degree(const DriverCells& dc, const Partners& p, const Geometry& g, co
         const DegreeCell cell = degree_cell(e, tab, multapses, s);
         const Ranges window{e.start.data(), e.count.data(), e.n};
         Rng st;
+        ProposalQueue pq;
         double xd[3];
         for (int64_t r = dc.ptr[ci]; r < dc.ptr[ci + 1]; ++r) {
             if (r + 1 < dc.ptr[ci + 1]) {  // a cell's drivers lie anywhere in the driver arrays
@@ -51,12 +55,15 @@ int fixed_degree(const DriverCells& dc, const Partners& p, const Geometry& g, co
             if (multapses) {
                 int64_t done = 0;
                 if (chk.ok && cell.fast_enough) {
+                    pq.start(st, e, s.prob.data(), s.alias.data(), p, d);
                     while (done < k) {
-                        const int64_t m = draw_one(st, gi, xd, e, s.prob.data(), s.alias.data(), tab, p, g);
+                        pq.expect(2.0 * static_cast<double>(k - done));
+                        const int64_t m = draw_one(pq, gi, xd, e, tab, p, g, logw);
                         if (m < 0) break;
                         out_par.set(o + done, p.index[m]);
                         ++done;
                     }
+                    if (done < k) st = pq.stream();
                 }
                 if (done < k) {
                     // the cell's proven bounds may be too loose (cells wide against the kernel):
@@ -85,8 +92,10 @@ int fixed_degree(const DriverCells& dc, const Partners& p, const Geometry& g, co
             int64_t have = 0;
             if (chk.ok2 && cell.fast_enough && static_cast<double>(k) <= cell.weff) {
                 int64_t repeats = 0;
+                pq.start(st, e, s.prob.data(), s.alias.data(), p, d);
                 while (have < k && repeats <= 2 * k + REPEAT_SLACK) {
-                    const int64_t m = draw_one(st, gi, xd, e, s.prob.data(), s.alias.data(), tab, p, g);
+                    pq.expect(2.0 * static_cast<double>(k - have));
+                    const int64_t m = draw_one(pq, gi, xd, e, tab, p, g, logw);
                     if (m < 0) break;
                     bool fresh = true;
                     if (!table.empty()) {
@@ -105,6 +114,7 @@ int fixed_degree(const DriverCells& dc, const Partners& p, const Geometry& g, co
                         ++repeats;
                     }
                 }
+                if (have < k) st = pq.stream();
             }
             if (have < k) {
                 bool done = false;
@@ -124,6 +134,19 @@ int fixed_degree(const DriverCells& dc, const Partners& p, const Geometry& g, co
         }
     });
     return status.load();
+}
+
+}  // namespace
+
+int fixed_degree(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
+                 const Streams& rs, const int64_t* degrees, const int64_t* outoff, int64_t n_total, bool complete,
+                 bool multapses, const OutIdx& out_drv, const OutIdx& out_par, int threads) {
+    // the common kernels get their own loop (the same values, without the general dispatch)
+    if (GaussLogW::applies(g))
+        return fixed_degree_with(GaussLogW(g), dc, p, g, tab, rs, degrees, outoff, n_total, complete, multapses,
+                                 out_drv, out_par, threads);
+    return fixed_degree_with(AnyLogW{g}, dc, p, g, tab, rs, degrees, outoff, n_total, complete, multapses, out_drv,
+                             out_par, threads);
 }
 
 void needs_every_partner(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
