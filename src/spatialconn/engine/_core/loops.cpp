@@ -337,8 +337,11 @@ void cell_masses(const DriverCells& dc, const Partners& p, const Geometry& g, co
     });
 }
 
-void pair_proposals(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
-                    const Streams& rs, const int64_t* proposals, int64_t* counts, int threads) {
+namespace {
+template <class LogW>
+void pair_proposals_with(const LogW& logw, const DriverCells& dc, const Partners& p, const Geometry& g,
+                         const OffsetTable& tab, const Streams& rs, const int64_t* proposals, int64_t* counts,
+                         int threads) {
     const int d = g.d;
     parallel_for<Scratch>(dc.n_cells, threads, [&](int64_t ci, Scratch& s) {
         const int64_t K = proposals[ci];
@@ -364,12 +367,21 @@ void pair_proposals(const DriverCells& dc, const Partners& p, const Geometry& g,
             const int64_t m = e.start[t] + j;
             if (g.exclude_self && p.index[m] == gi) continue;
             driver_xd(dc, d, i, xd);
-            const double lw = g.logw(p, m, xd);
+            const double lw = logw(p, m, xd);
             if (lw == NEG_INF) continue;
             const double x = lw - tab.upper[e.idx[t]];
             if (u < 1.0 + x || (!(u * (1.0 - x) >= 1.0) && u < std::exp(x))) counts[i - dc.first] += 1;
         }
     });
+}
+
+}  // namespace
+
+void pair_proposals(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
+                    const Streams& rs, const int64_t* proposals, int64_t* counts, int threads) {
+    if (GaussLogW::applies(g))
+        return pair_proposals_with(GaussLogW(g), dc, p, g, tab, rs, proposals, counts, threads);
+    pair_proposals_with(AnyLogW{g}, dc, p, g, tab, rs, proposals, counts, threads);
 }
 
 }  // namespace sc
