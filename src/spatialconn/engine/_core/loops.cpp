@@ -28,6 +28,7 @@ int fixed_degree_with(const LogW& logw, const DriverCells& dc, const Partners& p
         s.prob.resize(std::max<int64_t>(e.n, 1));
         s.alias.resize(std::max<int64_t>(e.n, 1));
         alias_table(e.w.data(), e.n, s.prob.data(), s.alias.data(), s.small, s.large);
+        pack_entries(e, s.prob.data(), s.alias.data(), tab, s.ent);
         const DegreeCell cell = degree_cell(e, tab, multapses, s);
         const Ranges window{e.start.data(), e.count.data(), e.n};
         Rng st;
@@ -55,10 +56,10 @@ int fixed_degree_with(const LogW& logw, const DriverCells& dc, const Partners& p
             if (multapses) {
                 int64_t done = 0;
                 if (chk.ok && cell.fast_enough) {
-                    pq.start(st, e, s.prob.data(), s.alias.data(), p, d);
+                    pq.start(st, s.ent, e.n, p, d);
                     while (done < k) {
                         pq.expect(2.0 * static_cast<double>(k - done));
-                        const int64_t m = draw_one(pq, gi, xd, e, tab, p, g, logw);
+                        const int64_t m = draw_one(pq, gi, xd, p, g, logw);
                         if (m < 0) break;
                         out_par.set(o + done, p.index[m]);
                         ++done;
@@ -92,10 +93,10 @@ int fixed_degree_with(const LogW& logw, const DriverCells& dc, const Partners& p
             int64_t have = 0;
             if (chk.ok2 && cell.fast_enough && static_cast<double>(k) <= cell.weff) {
                 int64_t repeats = 0;
-                pq.start(st, e, s.prob.data(), s.alias.data(), p, d);
+                pq.start(st, s.ent, e.n, p, d);
                 while (have < k && repeats <= 2 * k + REPEAT_SLACK) {
                     pq.expect(2.0 * static_cast<double>(k - have));
-                    const int64_t m = draw_one(pq, gi, xd, e, tab, p, g, logw);
+                    const int64_t m = draw_one(pq, gi, xd, p, g, logw);
                     if (m < 0) break;
                     bool fresh = true;
                     if (!table.empty()) {
