@@ -110,7 +110,8 @@ class _Plan:
         self.profile = Profile(problem.kernel, d)
         self.kp = self.profile.params
         self.mp = encode_mask(problem.mask, d)
-        self.grid: Grid = build_grid(problem, cell_side(problem, self.profile))
+        self.grid: Grid = build_grid(problem, cell_side(problem, self.profile),
+                                     cell_side(problem, self.profile, dense=True))
         self.problem_ref = weakref.ref(problem)
         self.drivers = np.ascontiguousarray(problem.drivers)
         self.sign, self.exclude_self = float(problem.sign), bool(problem.exclude_self)
@@ -448,6 +449,9 @@ def _fixed(view, table, degrees: np.ndarray, multapses: bool, start: int, stop: 
                                 outoff, int(view.n_partners), bool(view.complete), bool(multapses), out_drv,
                                 out_par, _threads_for(total))
     _finite(geometry)
+    if status == 2:
+        raise RuntimeError("a driver has fewer candidate partners than its degree, which the feasibility check "
+                           "should have refused (please report this as a bug)")
     if status:
         raise IncompletePiece("a driver needed partners outside its piece's box; the piece was cut wrongly "
                               "(please report this as a bug)")
