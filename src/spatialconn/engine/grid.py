@@ -88,9 +88,12 @@ def native(problem: Problem) -> bool:
             and problem.well_scaled)
 
 
-def _delegate(name):
-    from . import reference
+def _delegate(name, problem=None):
+    """The reference engine's ``name``, or the batched CustomKernel path's (:mod:`.custom`) where it serves ``problem``."""
+    from . import custom, reference
 
+    if problem is not None and hasattr(custom, name) and custom.handles(problem):
+        return getattr(custom, name)
     return getattr(reference, name)
 
 
@@ -301,7 +304,7 @@ def _index_dtype(problem):
 def candidate_counts(problem: Problem) -> np.ndarray:
     """Number of partners with non-zero weight, per driver (exact)."""
     if not native(problem):
-        return _delegate('candidate_counts')(problem)
+        return _delegate('candidate_counts', problem)(problem)
     out = np.zeros(problem.n_drivers, dtype=np.int64)
     if problem.n_drivers == 0 or problem.n_partners == 0:
         return out
@@ -431,7 +434,7 @@ def fixed_degree(problem: Problem, degrees: np.ndarray, multapses: bool, start: 
     (successive sampling). Feasibility must have been checked by the caller.
     """
     if not native(problem):
-        return _delegate('fixed_degree')(problem, degrees, multapses, start, stop)
+        return _delegate('fixed_degree', problem)(problem, degrees, multapses, start, stop)
     stop = problem.n_drivers if stop is None else stop
     plan = _plan(problem)
     degrees = np.asarray(degrees)

@@ -1,0 +1,126 @@
+// Batched loops for kernels evaluated outside the core (a Python CustomKernel).
+//
+// The core cannot call the user's function per pair; instead it hands out
+// large batches of pairs, the caller evaluates the function on all of them
+// in one vectorised call, and decides.
+//
+// * custom_proposals: rejection proposals. For every listed driver, nprop
+//   proposals from its cell's window (Vose alias table over the offset
+//   cells weighted by member count x declared bound, then a member
+//   uniformly), each with its displacement, the log bound of its cell and a
+//   uniform level u: accepting where u < w / bound gives i.i.d. draws from w
+//   restricted to the window. Driver-keyed streams (rng.hpp): the batch of a
+//   driver does not depend on the thread or on the other drivers listed.
+// * custom_gather: the pairs of each listed driver's window within a
+//   distance range (for exact candidate counts), counted or written.
+//
+// The geometry's kernel must be the constant 1 (kp[0] = K_CONST, kp[1] = 0):
+// g.logw then only applies the mask.
+#pragma once
+#include <cmath>
+#include <vector>
+
+#include "engine.hpp"
+#include "rng.hpp"
+#include "sample.hpp"
+
+namespace sc {
+
+struct BatchScratch {
+    Window win;
+    std::vector<double> prob;
+    std::vector<int64_t> alias, small, large;
+};
+
+// Proposals of driver cell ci's drivers (see above). out_m: sorted partner position, or -1 where the
+// pair has weight 0 for sure (the driver itself without autapses, outside the mask, no window).
+inline void custom_proposals(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
+                             const Streams& rs, const int64_t* nprop, const int64_t* off, int64_t* out_m,
+                             double* out_x, double* out_lb, double* out_u, int threads) {
+    const int d = g.d;
+    parallel_for<BatchScratch>(dc.n_cells, threads, [&](int64_t ci, BatchScratch& s) {
+        bool any = false;
+        for (int64_t j = dc.ptr[ci]; j < dc.ptr[ci + 1] && !any; ++j) any = nprop[dc.members[j] - dc.first] > 0;
+        if (!any) return;
+        Window& e = s.win;
+        cell_entries(dc.cells[ci], g, p, tab, e);
+        s.prob.resize(std::max<int64_t>(e.n, 1));
+        s.alias.resize(std::max<int64_t>(e.n, 1));
+        const bool ok = e.n > 0 && alias_table(e.w.data(), e.n, s.prob.data(), s.alias.data(), s.small, s.large);
+        for (int64_t j = dc.ptr[ci]; j < dc.ptr[ci + 1]; ++j) {
+            const int64_t row = dc.members[j], local = row - dc.first;
+            const int64_t n = nprop[local];
+            if (n <= 0) continue;
+            const int64_t gi = dc.ids[local];
+            const double* xd = dc.pos + row * d;
+            Rng st;
+            st.seed(rs.key0, rs.key1, gi, rs.stream);
+            for (int64_t q = 0; q < n; ++q) {
+                const int64_t o = off[local] + q;
+                if (!ok) {
+                    out_m[o] = -1;
+                    out_lb[o] = 0.0;
+                    out_u[o] = 1.0;
+                    for (int a = 0; a < d; ++a) out_x[o * d + a] = 0.0;
+                    continue;
+                }
+                const int64_t t = propose(st, e.n, s.prob.data(), s.alias.data());
+                const int64_t m = e.start[t] + st.below(e.count[t]);
+                out_u[o] = st.uniform();
+                out_lb[o] = tab.upper[e.idx[t]];
+                double x[3];
+                g.disp(p, m, xd, x[0], x[1], x[2]);
+                for (int a = 0; a < d; ++a) out_x[o * d + a] = x[a];
+                const bool zero = (g.exclude_self && p.index[m] == gi) || g.logw(p, m, xd) == NEG_INF;
+                out_m[o] = zero ? -1 : m;
+            }
+        }
+    });
+}
+
+// Pairs of each listed driver's window with near < distance <= far, inside the mask and not the
+// driver itself (autapses excluded), and the number with distance <= near (sure[local]).
+// write = false: count[local] = how many; write = true: their sorted positions and displacements
+// from off[local].
+inline void custom_gather(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
+                          double near, double far, int64_t* sure, int64_t* count, const int64_t* off, int64_t* out_m,
+                          double* out_x, bool write, int threads) {
+    const int d = g.d;
+    parallel_for<BatchScratch>(dc.n_cells, threads, [&](int64_t ci, BatchScratch& s) {
+        Window& e = s.win;
+        cell_entries(dc.cells[ci], g, p, tab, e);
+        for (int64_t j = dc.ptr[ci]; j < dc.ptr[ci + 1]; ++j) {
+            const int64_t row = dc.members[j], local = row - dc.first;
+            const int64_t gi = dc.ids[local];
+            const double* xd = dc.pos + row * d;
+            int64_t ns = 0, nc = 0;
+            for (int64_t t = 0; t < e.n; ++t) {
+                for (int64_t m = e.start[t]; m < e.start[t] + e.count[t]; ++m) {
+                    if (g.exclude_self && p.index[m] == gi) continue;
+                    double x[3];
+                    g.disp(p, m, xd, x[0], x[1], x[2]);
+                    double r2 = 0.0;
+                    for (int a = 0; a < d; ++a) r2 += x[a] * x[a];
+                    const double r = std::sqrt(r2);
+                    if (r > far || g.logw(p, m, xd) == NEG_INF) continue;
+                    if (r <= near) {
+                        ++ns;
+                        continue;
+                    }
+                    if (write) {
+                        const int64_t o = off[local] + nc;
+                        out_m[o] = m;
+                        for (int a = 0; a < d; ++a) out_x[o * d + a] = x[a];
+                    }
+                    ++nc;
+                }
+            }
+            if (!write) {
+                sure[local] = ns;
+                count[local] = nc;
+            }
+        }
+    });
+}
+
+}  // namespace sc

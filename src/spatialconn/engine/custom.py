@@ -1,0 +1,345 @@
+"""The grid engine's path for :class:`~spatialconn.CustomKernel`: the user's function on large batches.
+
+Compiled code cannot call a Python function per pair, so the core hands
+out batches of pairs and the function is called once per batch
+(``_core/batched.hpp``). It serves the fixed-degree rules
+(:class:`~spatialconn.FixedOutDegree`, :class:`~spatialconn.FixedInDegree`,
+with and without multapses) and the candidate counts their feasibility
+check needs, for a kernel with a finite reach (its ``cutoff`` or a mask)
+and a declared bound (``decreasing=True``: ``f(r)`` bounds it beyond
+``r``; or ``peak``). Every other problem with a CustomKernel (no bound,
+unbounded reach, the pairwise and total-number rules) runs the reference
+engine's code over every pair.
+
+Sampling is exact rejection, as in the compiled core: the partners within
+reach are binned in cells, and each offset between cells gets the declared
+bound at its smallest distance. A driver's proposals pick an offset cell in
+proportion to ``count × bound`` (Vose alias table), a member uniformly and a
+level ``u``; the function is evaluated on the whole batch of proposals and
+a proposal is accepted where ``u < f / bound``. Accepted proposals are
+i.i.d. draws from the weights; without multapses repeats are skipped,
+which is exactly successive sampling. Drivers short of their degree
+propose again in rounds (with the driver's own acceptance so far setting
+the batch); a driver still short after :data:`MAX_ROUNDS` rounds is drawn
+by the reference engine's exact code over every partner. A round's
+proposals of driver ``i`` come from its own stream (the call's key,
+``i``, :data:`STREAM_CUSTOM` + round), and its batch size only from its
+own history, so results are bit-identical for any thread count and any
+split of the drivers.
+
+Candidate counts: with ``decreasing=True`` the function is positive up to
+a distance found by bisection and 0 beyond another, so only pairs between
+the two are evaluated; with a peak only, every pair within reach is.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+
+import numpy as np
+
+from ..kernels import CustomKernel
+from ..problem import Problem
+from ..rng import driver_generator
+from ._encoding import K_CONST, KP_SIZE, encodable_mask, encode_mask
+from ._index import _core, build_grid, cell_side, offset_table
+
+#: stream tag of round 0 of the proposals (round r: + r)
+STREAM_CUSTOM = 128
+#: rounds of proposals before a driver is drawn exactly over every partner
+MAX_ROUNDS = 12
+#: proposals (or gathered pairs) per call of the user's function
+BATCH = 1 << 20
+#: acceptance assumed for a driver's first round
+FIRST_ACCEPT = 0.5
+#: most proposals of one driver in one round
+MAX_PROPOSALS = 1 << 22
+#: relative slack of the bound check (the bound is evaluated at one distance, the pair at another)
+BOUND_SLACK = 1e-9
+
+
+def handles(problem: Problem) -> bool:
+    """Whether this path serves ``problem`` (a bounded CustomKernel within a finite reach).
+
+    Examples
+    --------
+    >>> import numpy as np, spatialconn as sc
+    >>> pos = np.random.default_rng(0).random((100, 2))
+    >>> f = lambda d: np.exp(-d)
+    >>> bounded = sc.CustomKernel(f, cutoff=0.3, decreasing=True)
+    >>> handles(sc.plan(pos, rule=sc.FixedOutDegree(3), kernel=bounded).problem)
+    True
+    >>> handles(sc.plan(pos, rule=sc.FixedOutDegree(3), kernel=sc.CustomKernel(f, cutoff=0.3)).problem)
+    False
+    """
+    k = problem.kernel
+    return (isinstance(k, CustomKernel) and k.bounded and math.isfinite(problem.reach)
+            and 1 <= problem.ndim <= 3 and encodable_mask(problem.mask) and problem.well_scaled)
+
+
+class _Bound:
+    """The declared bound as the profile :func:`offset_table` reads (``log K`` over distance ranges)."""
+
+    kind = K_CONST  # anything but an expression: offset_table calls upper() and lower()
+
+    def __init__(self, kernel: CustomKernel, d: int, reach: float):
+        self.kernel = kernel
+        self.mu = np.zeros(d)
+        self.scale = _scale(kernel, reach)
+
+    def upper(self, rmin, rmax):
+        return self.kernel.log_bound(rmin)
+
+    def lower(self, rmin, rmax):
+        return np.full(np.shape(rmin), -np.inf)
+
+
+def _scale(kernel: CustomKernel, reach: float) -> float:
+    """Cell scale: where a non-increasing function's value has fallen by e^-1/2 (else a quarter of the reach)."""
+    if kernel.decreasing:
+        top = float(kernel.log_of_distance(np.array([0.0]))[0])
+        if math.isfinite(top):
+            lo, hi = 0.0, reach
+            if float(kernel.log_of_distance(np.array([hi]))[0]) < top - 0.5:
+                for _ in range(40):
+                    mid = 0.5 * (lo + hi)
+                    if float(kernel.log_of_distance(np.array([mid]))[0]) < top - 0.5:
+                        hi = mid
+                    else:
+                        lo = mid
+                return max(hi, reach / 64.0)
+    return reach / 4.0
+
+
+class _Plan:
+    """Grid, bound table and compiled geometry of one problem (the view the compiled loops read)."""
+
+    ids = None
+
+    def __init__(self, problem: Problem):
+        d = problem.ndim
+        prof = _Bound(problem.kernel, d, problem.reach)
+        self.grid = build_grid(problem, cell_side(problem, prof))
+        self.kp = np.zeros(KP_SIZE)  # the constant 1: the core applies only the mask
+        self.kp[0] = K_CONST
+        self.mp = encode_mask(problem.mask, d)
+        self.problem_ref = weakref.ref(problem)
+        self.drivers = np.ascontiguousarray(problem.drivers)
+        self.sign, self.exclude_self = float(problem.sign), bool(problem.exclude_self)
+        self.key = problem.key
+        tab = offset_table(problem, self.grid, prof, self.mp, problem.reach, -math.inf)
+        iszero = np.all(tab.offsets == 0, axis=1)
+        self.table = _core.OffsetTable(tab.offsets, tab.mode, tab.cls, tab.upper, tab.lower, tab.scaled_upper,
+                                       tab.scaled_lower, iszero.view(np.uint8), 0.0, False, float(tab.ref),
+                                       float(tab.log_out))
+        self.tab = tab  # keeps the arrays the compiled table borrows alive
+
+
+_cache: list = []
+
+
+def _plan(problem: Problem) -> _Plan:
+    for plan in _cache:
+        if plan.problem_ref() is problem:
+            return plan
+    plan = _Plan(problem)
+    _cache.append(plan)
+    weakref.finalize(problem, _cache.remove, plan)
+    return plan
+
+
+def _slices(sizes: np.ndarray, limit: int):
+    """Consecutive ``(lo, hi)`` runs of ``sizes`` summing to about ``limit`` (at least one entry each)."""
+    cum = np.cumsum(sizes)
+    lo = 0
+    while lo < sizes.size:
+        base = cum[lo - 1] if lo else 0
+        hi = max(lo + 1, int(np.searchsorted(cum, base + limit, side="right")))
+        yield lo, hi
+        lo = hi
+
+
+def _log_weights(problem: Problem, m: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``log w`` of the pairs with displacements ``x`` (``-inf`` where ``m < 0``): one call of the function."""
+    d = problem.ndim
+    lw = np.full(m.size, -np.inf)
+    ok = m >= 0
+    if ok.any():
+        lw[ok] = problem.log_weights(x.reshape(-1, d)[ok])
+    return lw
+
+
+def candidate_counts(problem: Problem) -> np.ndarray:
+    """Number of partners with non-zero weight, per driver (exact).
+
+    Examples
+    --------
+    >>> import numpy as np, spatialconn as sc
+    >>> from spatialconn.engine import reference
+    >>> pos = np.random.default_rng(0).random((300, 2))
+    >>> k = sc.CustomKernel(lambda d: np.maximum(0.2 - d, 0.0), cutoff=0.3, decreasing=True)
+    >>> pb = sc.plan(pos, rule=sc.FixedOutDegree(1), kernel=k).problem
+    >>> bool(np.array_equal(candidate_counts(pb), reference.candidate_counts(pb)))
+    True
+    """
+    from .grid import _drivers, _space, _threads_for
+
+    n_d = problem.n_drivers
+    out = np.zeros(n_d, dtype=np.int64)
+    if n_d == 0 or problem.n_partners == 0:
+        return out
+    plan = _plan(problem)
+    near, far = _sure_range(problem.kernel, problem.reach)
+    partners, geometry = _space(plan)
+    count = np.zeros(n_d, dtype=np.int64)
+    none_i, none_f = np.empty(0, np.int64), np.empty(0)
+    threads = _threads_for(100 * n_d)
+    _core.custom_gather(_drivers(plan, 0, n_d), partners, geometry, plan.table, near, far, out, count, count,
+                        none_i, none_f, False, threads)
+    for lo, hi in _slices(count, BATCH):
+        off = np.zeros(hi - lo, dtype=np.int64)
+        np.cumsum(count[lo:hi - 1], out=off[1:])
+        total = int(count[lo:hi].sum())
+        if total == 0:
+            continue
+        m = np.empty(total, dtype=np.int64)
+        x = np.empty(total * problem.ndim)
+        _core.custom_gather(_drivers(plan, lo, hi), partners, geometry, plan.table, near, far, out[lo:hi],
+                            count[lo:hi], off, m, x, True, threads)
+        positive = _log_weights(problem, m, x) > -np.inf
+        owner = np.repeat(np.arange(lo, hi), count[lo:hi])
+        out += np.bincount(owner[positive], minlength=n_d)
+    return out
+
+
+def _sure_range(kernel: CustomKernel, reach: float):
+    """``(near, far)``: ``f > 0`` at every distance ``<= near``, ``f = 0`` beyond ``far`` (within reach)."""
+    far = reach * (1 + 1e-12)
+    if not kernel.decreasing:
+        return -1.0, far
+
+    def positive(r):
+        return bool(kernel.log_of_distance(np.array([r]))[0] > -np.inf)
+
+    if positive(reach):
+        return reach * (1 - 1e-12), far
+    if not positive(0.0):
+        return -1.0, 0.0
+    lo, hi = 0.0, reach
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        lo, hi = (mid, hi) if positive(mid) else (lo, mid)
+    return lo * (1 - 1e-12), hi * (1 + 1e-12)
+
+
+def fixed_degree(problem: Problem, degrees: np.ndarray, multapses: bool, start: int = 0, stop=None):
+    """Drivers ``start:stop`` draw ``degrees[i]`` partners each (exact rejection under the declared bound).
+
+    Returns ``(driver_index, partner_index)`` grouped by driver in ascending
+    order, each driver's partners in draw order.
+
+    Examples
+    --------
+    >>> import numpy as np, spatialconn as sc
+    >>> pos = np.random.default_rng(0).random((2000, 2))
+    >>> k = sc.CustomKernel(lambda d: np.exp(-d / 0.05), cutoff=0.3, decreasing=True)
+    >>> job = sc.plan(pos, rule=sc.FixedOutDegree(20), kernel=k, multapses=False, seed=1)
+    >>> d, p = fixed_degree(job.problem, job.degrees, False)
+    >>> a, b = fixed_degree(job.problem, job.degrees, False, 700, 900)
+    >>> bool(np.array_equal(p[(d >= 700) & (d < 900)], b)), d.size
+    (True, 40000)
+    """
+    from .grid import _drivers, _space, _threads_for
+
+    stop = problem.n_drivers if stop is None else stop
+    n = stop - start
+    k = np.ascontiguousarray(degrees[start:stop], dtype=np.int64)
+    if n <= 0 or not k.any():
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    plan = _plan(problem)
+    partners, geometry = _space(plan)
+    k0, k1 = (int(np.uint64(v)) for v in plan.key)
+    n_p, d = problem.n_partners, problem.ndim
+    have = np.zeros(n, dtype=np.int64)
+    proposed = np.zeros(n, dtype=np.int64)
+    drv_parts, par_parts = [], []
+    codes = np.empty(0, dtype=np.int64)  # without multapses: driver * n_p + partner of the distinct draws
+    for r in range(MAX_ROUNDS):
+        need = k - have
+        if not (need > 0).any():
+            break
+        rate = FIRST_ACCEPT if r == 0 else (have + 1.0) / (proposed + 2.0)
+        nprop = np.where(need > 0, np.minimum(np.ceil(1.25 * need / rate) + 8, MAX_PROPOSALS), 0).astype(np.int64)
+        proposed += nprop
+        for lo, hi in _slices(nprop, BATCH):
+            size = nprop[lo:hi]
+            total = int(size.sum())
+            if total == 0:
+                continue
+            off = np.zeros(hi - lo, dtype=np.int64)
+            np.cumsum(size[:-1], out=off[1:])
+            m = np.empty(total, dtype=np.int64)
+            x, lb, u = np.empty(total * d), np.empty(total), np.empty(total)
+            _core.custom_proposals(_drivers(plan, start + lo, start + hi), partners, geometry, plan.table, k0, k1,
+                                   STREAM_CUSTOM + r, size, off, m, x, lb, u, _threads_for(total))
+            lw = _log_weights(problem, m, x)
+            excess = lw - lb
+            if np.any(excess > BOUND_SLACK * np.maximum(1.0, np.abs(lb))):
+                _bound_violated(problem, x, excess, lb)
+            with np.errstate(under="ignore"):
+                hit = np.nonzero(u < np.exp(excess))[0]
+            drv_parts.append(np.repeat(np.arange(lo, hi), size)[hit])
+            par_parts.append(plan.grid.index[m[hit]])
+        drv, par = np.concatenate(drv_parts), np.concatenate(par_parts)
+        drv_parts, par_parts = [drv], [par]
+        if multapses:
+            have = np.bincount(drv, minlength=n)
+        else:
+            codes = np.unique(drv * n_p + par)
+            have = np.bincount(codes // n_p, minlength=n)
+    drv, par = np.concatenate(drv_parts), np.concatenate(par_parts)
+    order = np.argsort(drv, kind="stable")  # by driver, each in draw order (rounds, then proposals)
+    drv, par = drv[order], par[order]
+    if not multapses:
+        _, first = np.unique(drv * n_p + par, return_index=True)
+        keep = np.sort(first)
+        drv, par = drv[keep], par[keep]
+    starts = np.searchsorted(drv, np.arange(n))
+    rank = np.arange(drv.size) - starts[drv]
+    keep = rank < k[drv]
+    drv, par = drv[keep], par[keep]
+    short = np.nonzero(np.bincount(drv, minlength=n) < k)[0]
+    if short.size:  # drawn exactly over every partner instead (independent of the rounds' outcome)
+        drv, par = _exact(problem, k, short, drv, par, multapses, start)
+    return drv + start, par
+
+
+def _exact(problem, k, short, drv, par, multapses, start):
+    """Replace the draws of the ``short`` drivers by the reference engine's exact draws over every partner."""
+    from .reference import _draw, block_log_weights
+
+    keep = ~np.isin(drv, short)
+    drv_parts, par_parts = [drv[keep]], [par[keep]]
+    for i in short.tolist():
+        g = start + i
+        chosen = _draw(block_log_weights(problem, g, g + 1)[0], int(k[i]), multapses,
+                       driver_generator(problem.key, g))
+        drv_parts.append(np.full(chosen.size, i, dtype=np.int64))
+        par_parts.append(chosen)
+    drv, par = np.concatenate(drv_parts), np.concatenate(par_parts)
+    order = np.argsort(drv, kind="stable")
+    return drv[order], par[order]
+
+
+def _bound_violated(problem, x, excess, lb):
+    j = int(np.argmax(excess - BOUND_SLACK * np.maximum(1.0, np.abs(lb))))
+    disp = x.reshape(-1, problem.ndim)[j]
+    kern = problem.kernel
+    what = "decreasing=True (the function must not increase with distance)" if kern.decreasing else \
+        f"peak={kern.peak_value!r}"
+    raise ValueError(f"the CustomKernel's function exceeds its declared bound ({what}) at distance "
+                     f"{float(np.linalg.norm(disp)):.6g}: value {math.exp(excess[j] + lb[j]):.6g} > bound "
+                     f"{math.exp(lb[j]):.6g}")
