@@ -581,6 +581,20 @@ class CustomKernel(Kernel):
             raise ValueError(f"the kernel function must return finite weights >= 0, got {bad}")
         return vals
 
+    def weights(self, disp: np.ndarray) -> np.ndarray:
+        """``K`` of displacements ``disp`` (shape ``(n, d)``), checked, 0 beyond the cutoff; one call of the function.
+
+        Examples
+        --------
+        >>> import spatialconn as sc
+        >>> sc.CustomKernel(lambda d: 1.0 / (1.0 + d), cutoff=2.0).weights(np.array([[1.0, 0.0], [3.0, 0.0]]))
+        array([0.5, 0. ])
+        """
+        disp = np.asarray(disp, dtype=np.float64)
+        dist = np.sqrt(np.einsum("...i,...i->...", disp, disp))
+        vals = self._values(dist if self.isotropic else disp, dist.shape)
+        return np.where(dist <= self.cutoff, vals, 0.0)
+
     def log_of_distance(self, dist):
         dist = np.asarray(dist, dtype=np.float64)
         flat = dist.ravel()

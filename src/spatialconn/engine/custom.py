@@ -83,8 +83,8 @@ class _Bound:
 
     kind = K_CONST  # anything but an expression: offset_table calls upper() and lower()
 
-    def __init__(self, kernel: CustomKernel, d: int, reach: float):
-        self.kernel = kernel
+    def __init__(self, kernel: CustomKernel, d: int, reach: float, near: float):
+        self.kernel, self.near = kernel, near
         self.mu = np.zeros(d)
         self.scale = _scale(kernel, reach)
 
@@ -92,7 +92,8 @@ class _Bound:
         return self.kernel.log_bound(rmin)
 
     def lower(self, rmin, rmax):
-        return np.full(np.shape(rmin), -np.inf)
+        """0 where the whole range lies within ``near`` (``f > 0`` there: counted without evaluation), else ``-inf``."""
+        return np.where(np.asarray(rmax) <= self.near, 0.0, -np.inf)
 
 
 def _scale(kernel: CustomKernel, reach: float) -> float:
@@ -119,7 +120,8 @@ class _Plan:
 
     def __init__(self, problem: Problem):
         d = problem.ndim
-        prof = _Bound(problem.kernel, d, problem.reach)
+        self.near, self.far = _sure_range(problem.kernel, problem.reach)
+        prof = _Bound(problem.kernel, d, problem.reach, self.near)
         self.grid = build_grid(problem, cell_side(problem, prof))
         self.kp = np.zeros(KP_SIZE)  # the constant 1: the core applies only the mask
         self.kp[0] = K_CONST
@@ -160,14 +162,17 @@ def _slices(sizes: np.ndarray, limit: int):
         lo = hi
 
 
-def _log_weights(problem: Problem, m: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``log w`` of the pairs with displacements ``x`` (``-inf`` where ``m < 0``): one call of the function."""
-    d = problem.ndim
-    lw = np.full(m.size, -np.inf)
+def _weights(problem: Problem, m: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``w`` of the pairs with displacements ``x`` (0 where ``m < 0``: the core found them excluded by
+    the mask or as autapses): one call of the function."""
+    x = x.reshape(-1, problem.ndim)
     ok = m >= 0
+    if ok.all():
+        return problem.kernel.weights(x)
+    w = np.zeros(m.size)
     if ok.any():
-        lw[ok] = problem.log_weights(x.reshape(-1, d)[ok])
-    return lw
+        w[ok] = problem.kernel.weights(x[ok])
+    return w
 
 
 def candidate_counts(problem: Problem) -> np.ndarray:
@@ -190,7 +195,7 @@ def candidate_counts(problem: Problem) -> np.ndarray:
     if n_d == 0 or problem.n_partners == 0:
         return out
     plan = _plan(problem)
-    near, far = _sure_range(problem.kernel, problem.reach)
+    near, far = plan.near, plan.far
     partners, geometry = _space(plan)
     count = np.zeros(n_d, dtype=np.int64)
     none_i, none_f = np.empty(0, np.int64), np.empty(0)
@@ -207,7 +212,7 @@ def candidate_counts(problem: Problem) -> np.ndarray:
         x = np.empty(total * problem.ndim)
         _core.custom_gather(_drivers(plan, lo, hi), partners, geometry, plan.table, near, far, out[lo:hi],
                             count[lo:hi], off, m, x, True, threads)
-        positive = _log_weights(problem, m, x) > -np.inf
+        positive = _weights(problem, m, x) > 0
         owner = np.repeat(np.arange(lo, hi), count[lo:hi])
         out += np.bincount(owner[positive], minlength=n_d)
     return out
@@ -272,7 +277,7 @@ def fixed_degree(problem: Problem, degrees: np.ndarray, multapses: bool, start: 
         if not (need > 0).any():
             break
         rate = FIRST_ACCEPT if r == 0 else (have + 1.0) / (proposed + 2.0)
-        nprop = np.where(need > 0, np.minimum(np.ceil(1.25 * need / rate) + 8, MAX_PROPOSALS), 0).astype(np.int64)
+        nprop = np.where(need > 0, np.minimum(np.ceil((1.0 if r == 0 else 1.25) * need / rate) + 8, MAX_PROPOSALS), 0).astype(np.int64)
         proposed += nprop
         for lo, hi in _slices(nprop, BATCH):
             size = nprop[lo:hi]
@@ -282,15 +287,13 @@ def fixed_degree(problem: Problem, degrees: np.ndarray, multapses: bool, start: 
             off = np.zeros(hi - lo, dtype=np.int64)
             np.cumsum(size[:-1], out=off[1:])
             m = np.empty(total, dtype=np.int64)
-            x, lb, u = np.empty(total * d), np.empty(total), np.empty(total)
+            x, bound, u = np.empty(total * d), np.empty(total), np.empty(total)
             _core.custom_proposals(_drivers(plan, start + lo, start + hi), partners, geometry, plan.table, k0, k1,
-                                   STREAM_CUSTOM + r, size, off, m, x, lb, u, _threads_for(total))
-            lw = _log_weights(problem, m, x)
-            excess = lw - lb
-            if np.any(excess > BOUND_SLACK * np.maximum(1.0, np.abs(lb))):
-                _bound_violated(problem, x, excess, lb)
-            with np.errstate(under="ignore"):
-                hit = np.nonzero(u < np.exp(excess))[0]
+                                   STREAM_CUSTOM + r, size, off, m, x, bound, u, _threads_for(total))
+            w = _weights(problem, m, x)
+            if np.any(w > bound * (1.0 + BOUND_SLACK)):
+                _bound_violated(problem, x, w, bound)
+            hit = np.nonzero(u * bound < w)[0]  # accepted with probability w / bound
             drv_parts.append(np.repeat(np.arange(lo, hi), size)[hit])
             par_parts.append(plan.grid.index[m[hit]])
         drv, par = np.concatenate(drv_parts), np.concatenate(par_parts)
@@ -334,12 +337,11 @@ def _exact(problem, k, short, drv, par, multapses, start):
     return drv[order], par[order]
 
 
-def _bound_violated(problem, x, excess, lb):
-    j = int(np.argmax(excess - BOUND_SLACK * np.maximum(1.0, np.abs(lb))))
+def _bound_violated(problem, x, w, bound):
+    j = int(np.argmax(w > bound * (1.0 + BOUND_SLACK)))
     disp = x.reshape(-1, problem.ndim)[j]
     kern = problem.kernel
     what = "decreasing=True (the function must not increase with distance)" if kern.decreasing else \
         f"peak={kern.peak_value!r}"
     raise ValueError(f"the CustomKernel's function exceeds its declared bound ({what}) at distance "
-                     f"{float(np.linalg.norm(disp)):.6g}: value {math.exp(excess[j] + lb[j]):.6g} > bound "
-                     f"{math.exp(lb[j]):.6g}")
+                     f"{float(np.linalg.norm(disp)):.6g}: value {w[j]:.6g} > bound {bound[j]:.6g}")

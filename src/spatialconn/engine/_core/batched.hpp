@@ -7,12 +7,14 @@
 // * custom_proposals: rejection proposals. For every listed driver, nprop
 //   proposals from its cell's window (Vose alias table over the offset
 //   cells weighted by member count x declared bound, then a member
-//   uniformly), each with its displacement, the log bound of its cell and a
+//   uniformly), each with its displacement, the bound of its cell and a
 //   uniform level u: accepting where u < w / bound gives i.i.d. draws from w
 //   restricted to the window. Driver-keyed streams (rng.hpp): the batch of a
 //   driver does not depend on the thread or on the other drivers listed.
 // * custom_gather: the pairs of each listed driver's window within a
-//   distance range (for exact candidate counts), counted or written.
+//   distance range (for exact candidate counts), counted or written. An offset with a finite
+//   tab.lower is taken to lie wholly within `near` and inside the mask (its members are counted
+//   without looking at them).
 //
 // The geometry's kernel must be the constant 1 (kp[0] = K_CONST, kp[1] = 0):
 // g.logw then only applies the mask.
@@ -36,7 +38,7 @@ struct BatchScratch {
 // pair has weight 0 for sure (the driver itself without autapses, outside the mask, no window).
 inline void custom_proposals(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
                              const Streams& rs, const int64_t* nprop, const int64_t* off, int64_t* out_m,
-                             double* out_x, double* out_lb, double* out_u, int threads) {
+                             double* out_x, double* out_b, double* out_u, int threads) {
     const int d = g.d;
     parallel_for<BatchScratch>(dc.n_cells, threads, [&](int64_t ci, BatchScratch& s) {
         bool any = false;
@@ -59,7 +61,7 @@ inline void custom_proposals(const DriverCells& dc, const Partners& p, const Geo
                 const int64_t o = off[local] + q;
                 if (!ok) {
                     out_m[o] = -1;
-                    out_lb[o] = 0.0;
+                    out_b[o] = 0.0;
                     out_u[o] = 1.0;
                     for (int a = 0; a < d; ++a) out_x[o * d + a] = 0.0;
                     continue;
@@ -67,7 +69,7 @@ inline void custom_proposals(const DriverCells& dc, const Partners& p, const Geo
                 const int64_t t = propose(st, e.n, s.prob.data(), s.alias.data());
                 const int64_t m = e.start[t] + st.below(e.count[t]);
                 out_u[o] = st.uniform();
-                out_lb[o] = tab.upper[e.idx[t]];
+                out_b[o] = std::exp(tab.upper[e.idx[t]]);
                 double x[3];
                 g.disp(p, m, xd, x[0], x[1], x[2]);
                 for (int a = 0; a < d; ++a) out_x[o * d + a] = x[a];
@@ -95,6 +97,11 @@ inline void custom_gather(const DriverCells& dc, const Partners& p, const Geomet
             const double* xd = dc.pos + row * d;
             int64_t ns = 0, nc = 0;
             for (int64_t t = 0; t < e.n; ++t) {
+                const int64_t ti = e.idx[t];
+                if (tab.lower[ti] > NEG_INF && !(g.exclude_self && tab.iszero[ti])) {
+                    ns += e.count[t];  // the whole cell lies within `near` and inside the mask
+                    continue;
+                }
                 for (int64_t m = e.start[t]; m < e.start[t] + e.count[t]; ++m) {
                     if (g.exclude_self && p.index[m] == gi) continue;
                     double x[3];

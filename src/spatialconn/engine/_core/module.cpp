@@ -421,18 +421,18 @@ NB_MODULE(_core, m) {
         "custom_proposals",
         [](const PyDrivers& dc, const PyPartners& p, const PyGeometry& g, const PyTable& t, uint64_t key0,
            uint64_t key1, uint64_t stream, In1<int64_t> nprop, In1<int64_t> off, Out1<int64_t> out_m,
-           Out1<double> out_x, Out1<double> out_lb, Out1<double> out_u, int threads) {
+           Out1<double> out_x, Out1<double> out_b, Out1<double> out_u, int threads) {
             need(g.s.kp[0] == sc::K_CONST && g.s.kp[1] == 0.0, "custom_proposals: the geometry's kernel must be 1");
             const size_t n = out_m.shape(0);
-            need(out_lb.shape(0) == n && out_u.shape(0) == n && out_x.shape(0) == n * g.s.d,
+            need(out_b.shape(0) == n && out_u.shape(0) == n && out_x.shape(0) == n * g.s.d,
                  "custom_proposals: output sizes");
             nb::gil_scoped_release release;
             sc::custom_proposals(dc.s, p.s, g.s, t.s, sc::Streams{key0, key1, stream}, nprop.data(), off.data(),
-                                 out_m.data(), out_x.data(), out_lb.data(), out_u.data(), threads);
+                                 out_m.data(), out_x.data(), out_b.data(), out_u.data(), threads);
         },
         "drivers"_a, "partners"_a, "geometry"_a, "table"_a, "key0"_a, "key1"_a, "stream"_a, "nprop"_a, "off"_a,
-        "out_m"_a, "out_x"_a, "out_lb"_a, "out_u"_a, "threads"_a,
-        "Rejection proposals for a kernel evaluated by the caller (sorted partner, displacement, log bound, u).");
+        "out_m"_a, "out_x"_a, "out_b"_a, "out_u"_a, "threads"_a,
+        "Rejection proposals for a kernel evaluated by the caller (sorted partner, displacement, bound, u).");
 
     m.def(
         "custom_gather",
