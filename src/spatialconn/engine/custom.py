@@ -276,8 +276,10 @@ def fixed_degree(problem: Problem, degrees: np.ndarray, multapses: bool, start: 
         need = k - have
         if not (need > 0).any():
             break
+        # the batch: the driver's need over its own acceptance so far (a margin after the first round)
         rate = FIRST_ACCEPT if r == 0 else (have + 1.0) / (proposed + 2.0)
-        nprop = np.where(need > 0, np.minimum(np.ceil((1.0 if r == 0 else 1.25) * need / rate) + 8, MAX_PROPOSALS), 0).astype(np.int64)
+        want = np.ceil((1.0 if r == 0 else 1.25) * need / rate) + 8
+        nprop = np.where(need > 0, np.minimum(want, MAX_PROPOSALS), 0).astype(np.int64)
         proposed += nprop
         for lo, hi in _slices(nprop, BATCH):
             size = nprop[lo:hi]

@@ -89,7 +89,7 @@ def native(problem: Problem) -> bool:
 
 
 def _delegate(name, problem=None):
-    """The reference engine's ``name``, or the batched CustomKernel path's (:mod:`.custom`) where it serves ``problem``."""
+    """The reference engine's ``name``, or the CustomKernel batched path's (:mod:`.custom`) where it serves it."""
     from . import custom, reference
 
     if problem is not None and hasattr(custom, name) and custom.handles(problem):
