@@ -47,6 +47,9 @@ engine's code (so ``engine="grid"`` accepts every problem, at reference
 speed for these): :class:`~spatialconn.CustomKernel` (a Python callable,
 which compiled code cannot call) and :class:`~spatialconn.Gamma` with
 ``kappa < 1`` (infinite at zero distance). :func:`native` tells which.
+A CustomKernel with a finite reach and a declared bound runs the
+fixed-degree rules and candidate counts on :mod:`.custom` instead (the
+function evaluated on batches of compiled proposals).
 """
 
 from __future__ import annotations
