@@ -3,8 +3,9 @@
 Partner frequencies against exact weights computed here in numpy from the
 kernels' definitions, with multapses (chi-squared) and without (subset
 probabilities of successive sampling), with a mask and on a torus, for
-out- and in-degrees; negative controls; exact candidate counts; invariance
-under threads, blocks and random access.
+out- and in-degrees, for a declared bound (rejection) and without one
+(every pair within reach evaluated); negative controls; exact candidate
+counts; invariance under threads, blocks and random access.
 """
 
 from __future__ import annotations
@@ -28,10 +29,15 @@ def _orientation(x):  # a function of the displacement, bounded by 1
     return np.maximum(0.0, np.cos(2 * np.arctan2(x[:, 1], x[:, 0]))) * np.exp(-d**2 / (2 * 0.4**2))
 
 
+def _bumps(d):  # not monotone, no bound declared: every pair within the cutoff is evaluated
+    return 0.2 + np.sin(6 * d) ** 2
+
+
 KERNELS = {
     "decreasing": (sc.CustomKernel(_decay, cutoff=1.0, decreasing=True), lambda x, d: _decay(d)),
     "peak": (sc.CustomKernel(_orientation, cutoff=0.9, on="displacement", peak=1.0),
              lambda x, d: _orientation(x) * (d <= 0.9)),
+    "dense": (sc.CustomKernel(_bumps, cutoff=0.45), lambda x, d: _bumps(d) * (d <= 0.45)),
 }
 TORUS = sc.Space([(0, 1), (0, 1)], periodic=True)
 MASK = sc.Box([-0.5, -0.7], [0.8, 0.6])
@@ -93,15 +99,27 @@ def test_without_multapses_is_successive_sampling(name):
     conn = job.connect()
     groups = np.split(conn.targets, np.arange(3, len(conn), 3))
     assert subset_pvalue(groups, successive_subset_probs(w[keep], 3)) > ALPHA
-    # negative control: the same draws against the weights of the wrong kernel
+    # negative control: the same draws against the weights of another kernel
     wrong = _exact(KERNELS["peak" if name == "decreasing" else "decreasing"][1], disp_fn(center, par), mask)
     assert subset_pvalue(groups, successive_subset_probs(np.maximum(wrong[keep], 1e-3), 3)) < REJECT
 
 
-@pytest.mark.parametrize("rounds", [custom.MAX_ROUNDS, 1])
-def test_every_candidate_once_when_k_is_all_of_them(monkeypatch, rounds):
+def test_successive_sampling_when_repeats_switch_to_the_race():
+    kernel, w_fn = KERNELS["dense"]
+    center, par, disp_fn, _, mask = _setting("mask", 60, 3)
+    w = _exact(w_fn, disp_fn(center, par), mask)
+    keep = np.nonzero(w > 0)[0][:7]
+    conn = sc.connect(np.repeat(center[None], 20000, axis=0), par[keep], rule=sc.FixedOutDegree(6), kernel=kernel,
+                      mask=mask, multapses=False, seed=6)
+    groups = np.split(conn.targets, np.arange(6, len(conn), 6))
+    assert subset_pvalue(groups, successive_subset_probs(w[keep], 6)) > ALPHA
+    assert subset_pvalue(groups, successive_subset_probs(w[keep] ** 2, 6)) < REJECT  # negative control
+
+
+@pytest.mark.parametrize("name, rounds", [("decreasing", custom.MAX_ROUNDS), ("decreasing", 1), ("dense", 0)])
+def test_every_candidate_once_when_k_is_all_of_them(monkeypatch, name, rounds):
     monkeypatch.setattr(custom, "MAX_ROUNDS", rounds)  # 1: most drivers end on the exact fallback
-    kernel, w_fn = KERNELS["decreasing"]
+    kernel, w_fn = KERNELS[name]
     center, par, disp_fn, _, mask = _setting("mask", 60, 4)
     n_cand = int(np.count_nonzero(_exact(w_fn, disp_fn(center, par), mask)))
     conn = sc.connect(np.repeat(center[None], 50, axis=0), par, rule=sc.FixedOutDegree(n_cand), kernel=kernel,
@@ -121,6 +139,7 @@ def test_drivers_short_after_the_rounds_are_drawn_exactly(monkeypatch):
 
 @pytest.mark.parametrize("name, wrong", [
     ("decreasing", sc.CustomKernel(lambda d: np.exp(-d / 0.25) * (d < 0.5), cutoff=1.0, decreasing=True)),
+    ("dense", sc.CustomKernel(lambda d: 0.2 + np.sin(5 * d) ** 2, cutoff=0.45)),
     ("peak", sc.CustomKernel(lambda x: np.abs(np.cos(2 * np.arctan2(x[:, 1], x[:, 0])))
                              * np.exp(-np.sum(x * x, axis=1) / (2 * 0.4**2)), cutoff=0.9, on="displacement",
                              peak=1.0)),
@@ -165,11 +184,12 @@ def test_candidate_counts_are_exact(name, setting):
     assert np.array_equal(custom.candidate_counts(job.problem), reference.candidate_counts(job.problem))
 
 
+@pytest.mark.parametrize("bounded", [True, False])
 @pytest.mark.parametrize("multapses", [True, False])
-def test_same_synapses_for_any_threads_blocks_and_random_access(monkeypatch, multapses):
+def test_same_synapses_for_any_threads_blocks_and_random_access(monkeypatch, multapses, bounded):
     rng = np.random.default_rng(2)
     pos = rng.random((3000, 2))
-    kernel = sc.CustomKernel(lambda d: np.exp(-d**2 / (2 * 0.05**2)), cutoff=0.2, decreasing=True)
+    kernel = sc.CustomKernel(lambda d: np.exp(-d**2 / (2 * 0.05**2)), cutoff=0.2, decreasing=bounded)
     job = sc.plan(pos, rule=sc.FixedInDegree(30), kernel=kernel, multapses=multapses, autapses=False, seed=4)
     assert custom.handles(job.problem)
     monkeypatch.setenv("SPATIALCONN_THREADS", "1")

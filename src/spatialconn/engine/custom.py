@@ -47,6 +47,8 @@ from ._index import _core, build_grid, cell_side, offset_table
 
 #: stream tag of round 0 of the proposals (round r: + r)
 STREAM_CUSTOM = 128
+#: stream tag of the dense draws (a function without a declared bound)
+STREAM_DENSE = 160
 #: rounds of proposals before a driver is drawn exactly over every partner
 MAX_ROUNDS = 12
 #: proposals (or gathered pairs) per call of the user's function
@@ -60,7 +62,7 @@ BOUND_SLACK = 1e-9
 
 
 def handles(problem: Problem) -> bool:
-    """Whether this path serves ``problem`` (a bounded CustomKernel within a finite reach).
+    """Whether this path serves ``problem`` (a CustomKernel within a finite reach: its cutoff or a mask).
 
     Examples
     --------
@@ -70,11 +72,11 @@ def handles(problem: Problem) -> bool:
     >>> bounded = sc.CustomKernel(f, cutoff=0.3, decreasing=True)
     >>> handles(sc.plan(pos, rule=sc.FixedOutDegree(3), kernel=bounded).problem)
     True
-    >>> handles(sc.plan(pos, rule=sc.FixedOutDegree(3), kernel=sc.CustomKernel(f, cutoff=0.3)).problem)
+    >>> handles(sc.plan(pos, rule=sc.FixedOutDegree(3), kernel=sc.CustomKernel(f, cutoff=np.inf)).problem)
     False
     """
     k = problem.kernel
-    return (isinstance(k, CustomKernel) and k.bounded and math.isfinite(problem.reach)
+    return (isinstance(k, CustomKernel) and math.isfinite(problem.reach)
             and 1 <= problem.ndim <= 3 and encodable_mask(problem.mask) and problem.well_scaled)
 
 
@@ -89,6 +91,8 @@ class _Bound:
         self.scale = _scale(kernel, reach)
 
     def upper(self, rmin, rmax):
+        if not self.kernel.bounded:  # the window only (the pairs are evaluated densely)
+            return np.where(np.asarray(rmin) <= self.kernel.cutoff, 0.0, -np.inf)
         return self.kernel.log_bound(rmin)
 
     def lower(self, rmin, rmax):
@@ -265,6 +269,8 @@ def fixed_degree(problem: Problem, degrees: np.ndarray, multapses: bool, start: 
     if n <= 0 or not k.any():
         return np.empty(0, np.int64), np.empty(0, np.int64)
     plan = _plan(problem)
+    if not problem.kernel.bounded:
+        return _dense(problem, plan, k, multapses, start)
     partners, geometry = _space(plan)
     k0, k1 = (int(np.uint64(v)) for v in plan.key)
     n_p, d = problem.n_partners, problem.ndim
@@ -347,3 +353,38 @@ def _bound_violated(problem, x, w, bound):
         f"peak={kern.peak_value!r}"
     raise ValueError(f"the CustomKernel's function exceeds its declared bound ({what}) at distance "
                      f"{float(np.linalg.norm(disp)):.6g}: value {w[j]:.6g} > bound {bound[j]:.6g}")
+
+
+def _dense(problem, plan, k, multapses, start):
+    """Every pair within reach evaluated (in batches), then exact draws per driver (a function without a bound)."""
+    from .grid import _drivers, _space, _threads_for
+
+    n = k.size
+    partners, geometry = _space(plan)
+    k0, k1 = (int(np.uint64(v)) for v in plan.key)
+    sure, count = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    none_i, none_f = np.empty(0, np.int64), np.empty(0)
+    _core.custom_gather(_drivers(plan, start, start + n), partners, geometry, plan.table, -1.0, plan.far, sure,
+                        count, count, none_i, none_f, False, _threads_for(100 * n))
+    drv_parts, par_parts = [], []
+    for lo, hi in _slices(np.where(k > 0, count, 0), 2 * BATCH):
+        cnt = np.ascontiguousarray(count[lo:hi])
+        off = np.zeros(hi - lo, dtype=np.int64)
+        np.cumsum(cnt[:-1], out=off[1:])
+        total = int(cnt.sum())
+        m = np.empty(total, dtype=np.int64)
+        x = np.empty(total * problem.ndim)
+        _core.custom_gather(_drivers(plan, start + lo, start + hi), partners, geometry, plan.table, -1.0, plan.far,
+                            sure[lo:hi], cnt, off, m, x, True, _threads_for(total))
+        w = _weights(problem, m, x)
+        kk = np.ascontiguousarray(k[lo:hi])
+        outoff = np.zeros(hi - lo, dtype=np.int64)
+        np.cumsum(kk[:-1], out=outoff[1:])
+        out = np.empty(int(kk.sum()), dtype=np.int64)
+        _core.custom_draws(np.arange(start + lo, start + hi, dtype=np.int64), off, cnt, w, kk, outoff, k0, k1,
+                           STREAM_DENSE, bool(multapses), out, _threads_for(total))
+        drv_parts.append(np.repeat(np.arange(lo, hi), kk))
+        par_parts.append(plan.grid.index[m[out]])
+    drv = np.concatenate(drv_parts) if drv_parts else np.empty(0, np.int64)
+    par = np.concatenate(par_parts) if par_parts else np.empty(0, np.int64)
+    return drv + start, par

@@ -15,11 +15,17 @@
 //   distance range (for exact candidate counts), counted or written. An offset with a finite
 //   tab.lower is taken to lie wholly within `near` and inside the mask (its members are counted
 //   without looking at them).
+// * custom_draws: exact draws of each driver from the weights of its gathered pairs
+//   (dense-in-reach, for a function without a declared bound): k i.i.d. draws by inverse CDF,
+//   or successive sampling (i.i.d. draws skipping repeats, then, after too many repeats, an
+//   exponential race over the pairs not yet chosen).
 //
 // The geometry's kernel must be the constant 1 (kp[0] = K_CONST, kp[1] = 0):
 // g.logw then only applies the mask.
 #pragma once
+#include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <vector>
 
 #include "engine.hpp"
@@ -127,6 +133,72 @@ inline void custom_gather(const DriverCells& dc, const Partners& p, const Geomet
                 count[local] = nc;
             }
         }
+    });
+}
+
+struct DrawScratch {
+    std::vector<double> cdf, key;
+    std::vector<int64_t> order;
+    std::vector<char> taken;
+};
+
+// Driver j (local index; id ids[j]) draws degrees[j] of its count[j] gathered pairs starting at off[j],
+// by their weights w (>= 0, some > 0), from its stream; writes gathered indices at outoff[j].
+inline void custom_draws(int64_t n, const int64_t* ids, const int64_t* off, const int64_t* count, const double* w,
+                         const int64_t* degrees, const int64_t* outoff, const Streams& rs, bool multapses,
+                         int64_t* out, int threads) {
+    parallel_for<DrawScratch>(n, threads, [&](int64_t j, DrawScratch& s) {
+        const int64_t k = degrees[j], c = count[j], o = off[j];
+        if (k <= 0 || c <= 0) return;
+        Rng st;
+        st.seed(rs.key0, rs.key1, ids[j], rs.stream);
+        const double* wj = w + o;
+        s.cdf.resize(c);
+        double acc = 0.0;
+        for (int64_t t = 0; t < c; ++t) {
+            acc += wj[t];
+            s.cdf[t] = acc;
+        }
+        if (!(acc > 0.0)) throw std::invalid_argument("custom_draws: a driver has no pair with weight > 0");
+        const double* cdf = s.cdf.data();
+        auto draw = [&]() {
+            int64_t t = std::upper_bound(cdf, cdf + c, st.uniform() * acc) - cdf;
+            if (t >= c) t = c - 1;
+            while (wj[t] == 0.0) --t;  // never a zero weight (the CDF is flat there)
+            return t;
+        };
+        if (multapses) {
+            for (int64_t q = 0; q < k; ++q) out[outoff[j] + q] = o + draw();
+            return;
+        }
+        s.taken.assign(c, 0);
+        int64_t got = 0, repeats = 0;
+        while (got < k && repeats <= 2 * k + REPEAT_SLACK) {
+            const int64_t t = draw();
+            if (s.taken[t]) {
+                ++repeats;
+                continue;
+            }
+            s.taken[t] = 1;
+            out[outoff[j] + got++] = o + t;
+        }
+        if (got == k) return;
+        // the rest: exponential race (Efraimidis-Spirakis) over the positive weights not yet chosen
+        s.key.clear();
+        s.order.clear();
+        for (int64_t t = 0; t < c; ++t) {
+            if (s.taken[t] || !(wj[t] > 0.0)) continue;
+            s.key.push_back(std::log(-std::log(st.uniform_open())) - std::log(wj[t]));
+            s.order.push_back(t);
+        }
+        if (static_cast<int64_t>(s.order.size()) < k - got)
+            throw std::invalid_argument("custom_draws: a driver has fewer pairs with weight > 0 than its degree");
+        const int64_t rest = k - got;
+        std::vector<int64_t> idx(s.order.size());
+        for (size_t q = 0; q < idx.size(); ++q) idx[q] = static_cast<int64_t>(q);
+        std::partial_sort(idx.begin(), idx.begin() + rest, idx.end(),
+                          [&](int64_t a, int64_t b) { return s.key[a] < s.key[b]; });
+        for (int64_t q = 0; q < rest; ++q) out[outoff[j] + got++] = o + s.order[idx[q]];
     });
 }
 

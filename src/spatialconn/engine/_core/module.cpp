@@ -447,4 +447,19 @@ NB_MODULE(_core, m) {
         "drivers"_a, "partners"_a, "geometry"_a, "table"_a, "near"_a, "far"_a, "sure"_a, "count"_a, "off"_a,
         "out_m"_a, "out_x"_a, "write"_a, "threads"_a,
         "Window pairs with near < distance <= far (counted, or written) and the number with distance <= near.");
+
+    m.def(
+        "custom_draws",
+        [](In1<int64_t> ids, In1<int64_t> off, In1<int64_t> count, In1<double> w, In1<int64_t> degrees,
+           In1<int64_t> outoff, uint64_t key0, uint64_t key1, uint64_t stream, bool multapses, Out1<int64_t> out,
+           int threads) {
+            const size_t n = ids.shape(0);
+            need(off.shape(0) == n && count.shape(0) == n && degrees.shape(0) == n && outoff.shape(0) == n,
+                 "custom_draws: one entry per driver");
+            nb::gil_scoped_release release;
+            sc::custom_draws(static_cast<int64_t>(n), ids.data(), off.data(), count.data(), w.data(), degrees.data(),
+                             outoff.data(), sc::Streams{key0, key1, stream}, multapses, out.data(), threads);
+        },
+        "ids"_a, "off"_a, "count"_a, "w"_a, "degrees"_a, "outoff"_a, "key0"_a, "key1"_a, "stream"_a, "multapses"_a,
+        "out"_a, "threads"_a, "Exact draws of each driver from the weights of its gathered pairs (indices into them).");
 }
