@@ -5,31 +5,41 @@ out batches of pairs and the function is called once per batch
 (``_core/batched.hpp``). It serves the fixed-degree rules
 (:class:`~spatialconn.FixedOutDegree`, :class:`~spatialconn.FixedInDegree`,
 with and without multapses) and the candidate counts their feasibility
-check needs, for a kernel with a finite reach (its ``cutoff`` or a mask)
-and a declared bound (``decreasing=True``: ``f(r)`` bounds it beyond
-``r``; or ``peak``). Every other problem with a CustomKernel (no bound,
-unbounded reach, the pairwise and total-number rules) runs the reference
-engine's code over every pair.
+check needs, for a kernel with a finite reach (its ``cutoff`` or a mask).
+The pairwise and total-number rules, and a CustomKernel of unbounded reach,
+run the reference engine's code over every pair.
 
-Sampling is exact rejection, as in the compiled core: the partners within
-reach are binned in cells, and each offset between cells gets the declared
-bound at its smallest distance. A driver's proposals pick an offset cell in
-proportion to ``count × bound`` (Vose alias table), a member uniformly and a
-level ``u``; the function is evaluated on the whole batch of proposals and
-a proposal is accepted where ``u < f / bound``. Accepted proposals are
-i.i.d. draws from the weights; without multapses repeats are skipped,
-which is exactly successive sampling. Drivers short of their degree
-propose again in rounds (with the driver's own acceptance so far setting
-the batch); a driver still short after :data:`MAX_ROUNDS` rounds is drawn
-by the reference engine's exact code over every partner. A round's
-proposals of driver ``i`` come from its own stream (the call's key,
-``i``, :data:`STREAM_CUSTOM` + round), and its batch size only from its
+With a declared bound (``decreasing=True``: ``f(r)`` bounds it beyond
+``r``; or ``peak``), sampling is exact rejection, as in the compiled core:
+the partners within reach are binned in cells, and each offset between
+cells gets the declared bound at its smallest distance. A driver's
+proposals pick an offset cell in proportion to ``count × bound`` (Vose
+alias table), a member uniformly and a level ``u``; the function is
+evaluated on the whole batch of proposals and a proposal is accepted where
+``u · bound < f``. Accepted proposals are i.i.d. draws from the weights;
+without multapses repeats are skipped, which is exactly successive
+sampling. Drivers short of their degree propose again in rounds (with the
+driver's own acceptance so far setting the batch); a driver still short
+after :data:`MAX_ROUNDS` rounds is drawn by the reference engine's exact
+code over every partner.
+
+Without a declared bound, every pair within reach is gathered by the core
+and evaluated (in batches of drivers), and each driver draws from its
+exact weights in the core: inverse CDF with multapses; without, i.i.d.
+draws skipping repeats, continued by an exponential race
+(Efraimidis–Spirakis keys) over the pairs not yet chosen once repeats
+pile up.
+
+Every random number of driver ``i`` comes from its own stream (the call's
+key, ``i`` and a tag: :data:`STREAM_CUSTOM` + round, or
+:data:`STREAM_DENSE`), and a batch's size depends only on the driver's
 own history, so results are bit-identical for any thread count and any
 split of the drivers.
 
 Candidate counts: with ``decreasing=True`` the function is positive up to
-a distance found by bisection and 0 beyond another, so only pairs between
-the two are evaluated; with a peak only, every pair within reach is.
+a distance found by bisection and 0 beyond another; cells wholly within
+the first are counted without evaluating it, and only pairs between the
+two are evaluated. Otherwise every pair within reach is.
 """
 
 from __future__ import annotations
