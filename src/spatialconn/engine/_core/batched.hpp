@@ -94,6 +94,8 @@ inline void custom_gather(const DriverCells& dc, const Partners& p, const Geomet
                           double near, double far, int64_t* sure, int64_t* count, const int64_t* off, int64_t* out_m,
                           double* out_x, bool write, int threads) {
     const int d = g.d;
+    const bool masked = g.mp[0] != M_NONE;
+    const double near2 = near > 0.0 ? near * near : -1.0, far2 = far * far;
     parallel_for<BatchScratch>(dc.n_cells, threads, [&](int64_t ci, BatchScratch& s) {
         Window& e = s.win;
         cell_entries(dc.cells[ci], g, p, tab, e);
@@ -114,9 +116,9 @@ inline void custom_gather(const DriverCells& dc, const Partners& p, const Geomet
                     g.disp(p, m, xd, x[0], x[1], x[2]);
                     double r2 = 0.0;
                     for (int a = 0; a < d; ++a) r2 += x[a] * x[a];
-                    const double r = std::sqrt(r2);
-                    if (r > far || g.logw(p, m, xd) == NEG_INF) continue;
-                    if (r <= near) {
+                    // squares: near and far carry a relative margin far above the rounding of r2
+                    if (r2 > far2 || (masked && !in_mask(x[0], x[1], x[2], d, g.mp))) continue;
+                    if (r2 <= near2) {
                         ++ns;
                         continue;
                     }
