@@ -204,3 +204,15 @@ def test_same_synapses_for_any_threads_blocks_and_random_access(monkeypatch, mul
     inside = np.isin(whole.targets, ids)
     assert np.array_equal(some.sources, whole.sources[inside])
     assert not np.any(whole.sources == whole.targets)
+
+
+def test_dask_partitions_give_the_same_synapses():
+    import spatialconn.dask as scd
+
+    pos = np.random.default_rng(3).random((1500, 2))
+    kw = dict(rule=sc.FixedOutDegree(7), multapses=False, seed=9,
+              kernel=sc.CustomKernel(lambda d: np.exp(-d / 0.05), cutoff=0.25, decreasing=True))
+    local = sc.connect(pos, **kw)
+    df = scd.connect(pos, npartitions=4, **kw).compute(scheduler="sync").sort_values("source", kind="stable")
+    assert np.array_equal(df.source.to_numpy(), local.sources)
+    assert np.array_equal(df.target.to_numpy(), local.targets)
