@@ -216,3 +216,16 @@ def test_dask_partitions_give_the_same_synapses():
     df = scd.connect(pos, npartitions=4, **kw).compute(scheduler="sync").sort_values("source", kind="stable")
     assert np.array_equal(df.source.to_numpy(), local.sources)
     assert np.array_equal(df.target.to_numpy(), local.targets)
+
+
+@pytest.mark.parametrize("ndim", [1, 3])
+@pytest.mark.parametrize("bounded", [True, False])
+def test_one_and_three_dimensions(ndim, bounded):
+    pos = np.random.default_rng(5).random((300, ndim))
+    kernel = sc.CustomKernel(lambda d: np.exp(-d / 0.1) * (d < 0.3), cutoff=0.4, decreasing=bounded)
+    job = sc.plan(pos[:1], pos, rule=sc.FixedOutDegree(20000), kernel=kernel, seed=3)
+    assert custom.handles(job.problem)
+    assert np.array_equal(custom.candidate_counts(job.problem), reference.candidate_counts(job.problem))
+    d = np.sqrt(np.sum((pos - pos[0]) ** 2, axis=1))
+    w = np.exp(-d / 0.1) * (d < 0.3)
+    assert chi2_pvalue(np.bincount(job.connect().targets, minlength=300), 20000 * w / w.sum()) > ALPHA
