@@ -20,8 +20,9 @@ evaluated on the whole batch of proposals and a proposal is accepted where
 without multapses repeats are skipped, which is exactly successive
 sampling. Drivers short of their degree propose again in rounds (with the
 driver's own acceptance so far setting the batch); a driver still short
-after :data:`MAX_ROUNDS` rounds is drawn by the reference engine's exact
-code over every partner.
+after :data:`MAX_ROUNDS` rounds draws the rest by the reference engine's
+exact code over every partner (continuing its draws: exact whatever
+decided the switch).
 
 Without a declared bound, every pair within reach is gathered by the core
 and evaluated (in batches of drivers), and each driver draws from its
@@ -333,25 +334,32 @@ def fixed_degree(problem: Problem, degrees: np.ndarray, multapses: bool, start: 
     keep = rank < k[drv]
     drv, par = drv[keep], par[keep]
     short = np.nonzero(np.bincount(drv, minlength=n) < k)[0]
-    if short.size:  # drawn exactly over every partner instead (independent of the rounds' outcome)
+    if short.size:  # the rest drawn exactly over every partner
         drv, par = _exact(problem, k, short, drv, par, multapses, start)
     return drv + start, par
 
 
 def _exact(problem, k, short, drv, par, multapses, start):
-    """Replace the draws of the ``short`` drivers by the reference engine's exact draws over every partner."""
+    """The ``short`` drivers' remaining draws by the reference engine's exact code over every partner.
+
+    They continue the draws so far (without multapses, over the partners
+    not yet chosen), which keeps the whole sequence exact whatever decided
+    the switch: with multapses the draws are i.i.d., without it successive
+    sampling from the partners left is successive sampling continued.
+    """
     from .reference import _draw, block_log_weights
 
-    keep = ~np.isin(drv, short)
-    drv_parts, par_parts = [drv[keep]], [par[keep]]
+    drv_parts, par_parts = [drv], [par]
     for i in short.tolist():
         g = start + i
-        chosen = _draw(block_log_weights(problem, g, g + 1)[0], int(k[i]), multapses,
-                       driver_generator(problem.key, g))
+        lw = block_log_weights(problem, g, g + 1)[0]
+        if not multapses:
+            lw[par[drv == i]] = -np.inf
+        chosen = _draw(lw, int(k[i]) - int(np.count_nonzero(drv == i)), multapses, driver_generator(problem.key, g))
         drv_parts.append(np.full(chosen.size, i, dtype=np.int64))
         par_parts.append(chosen)
     drv, par = np.concatenate(drv_parts), np.concatenate(par_parts)
-    order = np.argsort(drv, kind="stable")
+    order = np.argsort(drv, kind="stable")  # each driver: its draws so far, then the exact ones
     return drv[order], par[order]
 
 
