@@ -145,6 +145,32 @@ def test_gaussian_cells_unbiased_with_a_million_draws():
     assert chi2_pvalue(counts, counts.sum() * w_bad / w_bad.sum()) < REJECT
 
 
+@pytest.mark.parametrize("multapses", [True, False])
+def test_dense_drivers_use_finer_cells_and_stay_exact(monkeypatch, multapses):
+    """Drivers dense enough for the finer cells (threshold lowered): same distribution."""
+    from spatialconn.engine import _index
+
+    monkeypatch.setattr(_index, "DENSE_DRIVERS_PER_CELL", 0.01)
+    rng = np.random.default_rng(4)
+    partners = rng.random((6000, 2))
+    sigma = 0.1
+    x = np.array([0.41, 0.57])
+    conn = sc.connect(_crowd(1500, x), partners, rule=sc.FixedOutDegree(200 if multapses else 20),
+                      kernel=sc.Gaussian(sigma), multapses=multapses, seed=5, engine="grid")
+    pb = _problem(_crowd(1500, x), partners, sc.Gaussian(sigma))
+    prof = grid_engine.Profile(sc.Gaussian(sigma), 2)
+    sides = _index.cell_side(pb, prof), _index.cell_side(pb, prof, dense=True)
+    assert sides[1] == pytest.approx(_index.DENSE_CELL_FACTOR[2] * sigma) and sides[1] < sides[0]
+    assert np.all(_index.build_grid(pb, *sides).h <= 1.01 * sides[1])  # the finer cells are used
+    w = np.exp(-_norm(partners - x) ** 2 / (2 * sigma**2))
+    if multapses:
+        assert _freq_pvalue(conn, len(partners), w) > ALPHA
+    else:  # each driver's 20 distinct partners: first draws are i.i.d. from w
+        first = conn.targets[::20]
+        counts = np.bincount(first, minlength=len(partners))
+        assert chi2_pvalue(counts, counts.sum() * w / w.sum()) > ALPHA
+
+
 @pytest.mark.parametrize(
     "case",
     ["periodic-aniso", "shifted-annulus", "exp-3d-box", "gamma-1d", "linear-ellipse", "ring-in"],

@@ -116,7 +116,8 @@ class _Plan:
         self.profile = Profile(problem.kernel, d)
         self.kp = self.profile.params
         self.mp = encode_mask(problem.mask, d)
-        self.grid: Grid = build_grid(problem, cell_side(problem, self.profile))
+        self.grid: Grid = build_grid(problem, cell_side(problem, self.profile),
+                                     cell_side(problem, self.profile, dense=True))
         self.problem_ref = weakref.ref(problem)
         self.drivers = np.ascontiguousarray(problem.drivers)
         self.sign, self.exclude_self = float(problem.sign), bool(problem.exclude_self)

@@ -11,9 +11,12 @@ inline void driver_xd(const DriverCells& dc, int d, int64_t i, double* xd) {
 }
 }  // namespace
 
-int fixed_degree(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
-                 const Streams& rs, const int64_t* degrees, const int64_t* outoff, int64_t n_total, bool complete,
-                 bool multapses, const OutIdx& out_drv, const OutIdx& out_par, int threads) {
+namespace {
+template <class LogW>
+int fixed_degree_with(const LogW& logw, const DriverCells& dc, const Partners& p, const Geometry& g,
+                      const OffsetTable& tab, const Streams& rs, const int64_t* degrees, const int64_t* outoff,
+                      int64_t n_total, bool complete, bool multapses, const OutIdx& out_drv, const OutIdx& out_par,
+                      int threads) {
     std::atomic<int> status{0};
     const int d = g.d;
     const int64_t all_s[1] = {0}, all_c[1] = {p.n};
@@ -25,9 +28,11 @@ int fixed_degree(const DriverCells& dc, const Partners& p, const Geometry& g, co
         s.prob.resize(std::max<int64_t>(e.n, 1));
         s.alias.resize(std::max<int64_t>(e.n, 1));
         alias_table(e.w.data(), e.n, s.prob.data(), s.alias.data(), s.small, s.large);
+        pack_entries(e, s.prob.data(), s.alias.data(), tab, s.ent);
         const DegreeCell cell = degree_cell(e, tab, multapses, s);
         const Ranges window{e.start.data(), e.count.data(), e.n};
         Rng st;
+        ProposalQueue pq;
         double xd[3];
         for (int64_t r = dc.ptr[ci]; r < dc.ptr[ci + 1]; ++r) {
             if (r + 1 < dc.ptr[ci + 1]) {  // a cell's drivers lie anywhere in the driver arrays
@@ -51,12 +56,15 @@ int fixed_degree(const DriverCells& dc, const Partners& p, const Geometry& g, co
             if (multapses) {
                 int64_t done = 0;
                 if (chk.ok && cell.fast_enough) {
+                    pq.start(st, s.ent, e.n, p, d);
                     while (done < k) {
-                        const int64_t m = draw_one(st, gi, xd, e, s.prob.data(), s.alias.data(), tab, p, g);
+                        pq.expect(2.0 * static_cast<double>(k - done));
+                        const int64_t m = draw_one(pq, gi, xd, p, g, logw);
                         if (m < 0) break;
                         out_par.set(o + done, p.index[m]);
                         ++done;
                     }
+                    if (done < k) st = pq.stream();
                 }
                 if (done < k) {
                     // the cell's proven bounds may be too loose (cells wide against the kernel):
@@ -85,8 +93,10 @@ int fixed_degree(const DriverCells& dc, const Partners& p, const Geometry& g, co
             int64_t have = 0;
             if (chk.ok2 && cell.fast_enough && static_cast<double>(k) <= cell.weff) {
                 int64_t repeats = 0;
+                pq.start(st, s.ent, e.n, p, d);
                 while (have < k && repeats <= 2 * k + REPEAT_SLACK) {
-                    const int64_t m = draw_one(st, gi, xd, e, s.prob.data(), s.alias.data(), tab, p, g);
+                    pq.expect(2.0 * static_cast<double>(k - have));
+                    const int64_t m = draw_one(pq, gi, xd, p, g, logw);
                     if (m < 0) break;
                     bool fresh = true;
                     if (!table.empty()) {
@@ -105,6 +115,7 @@ int fixed_degree(const DriverCells& dc, const Partners& p, const Geometry& g, co
                         ++repeats;
                     }
                 }
+                if (have < k) st = pq.stream();
             }
             if (have < k) {
                 bool done = false;
@@ -124,6 +135,19 @@ int fixed_degree(const DriverCells& dc, const Partners& p, const Geometry& g, co
         }
     });
     return status.load();
+}
+
+}  // namespace
+
+int fixed_degree(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
+                 const Streams& rs, const int64_t* degrees, const int64_t* outoff, int64_t n_total, bool complete,
+                 bool multapses, const OutIdx& out_drv, const OutIdx& out_par, int threads) {
+    // the common kernels get their own loop (the same values, without the general dispatch)
+    if (GaussLogW::applies(g))
+        return fixed_degree_with(GaussLogW(g), dc, p, g, tab, rs, degrees, outoff, n_total, complete, multapses,
+                                 out_drv, out_par, threads);
+    return fixed_degree_with(AnyLogW{g}, dc, p, g, tab, rs, degrees, outoff, n_total, complete, multapses, out_drv,
+                             out_par, threads);
 }
 
 void needs_every_partner(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
@@ -314,8 +338,11 @@ void cell_masses(const DriverCells& dc, const Partners& p, const Geometry& g, co
     });
 }
 
-void pair_proposals(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
-                    const Streams& rs, const int64_t* proposals, int64_t* counts, int threads) {
+namespace {
+template <class LogW>
+void pair_proposals_with(const LogW& logw, const DriverCells& dc, const Partners& p, const Geometry& g,
+                         const OffsetTable& tab, const Streams& rs, const int64_t* proposals, int64_t* counts,
+                         int threads) {
     const int d = g.d;
     parallel_for<Scratch>(dc.n_cells, threads, [&](int64_t ci, Scratch& s) {
         const int64_t K = proposals[ci];
@@ -341,12 +368,21 @@ void pair_proposals(const DriverCells& dc, const Partners& p, const Geometry& g,
             const int64_t m = e.start[t] + j;
             if (g.exclude_self && p.index[m] == gi) continue;
             driver_xd(dc, d, i, xd);
-            const double lw = g.logw(p, m, xd);
+            const double lw = logw(p, m, xd);
             if (lw == NEG_INF) continue;
             const double x = lw - tab.upper[e.idx[t]];
             if (u < 1.0 + x || (!(u * (1.0 - x) >= 1.0) && u < std::exp(x))) counts[i - dc.first] += 1;
         }
     });
+}
+
+}  // namespace
+
+void pair_proposals(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
+                    const Streams& rs, const int64_t* proposals, int64_t* counts, int threads) {
+    if (GaussLogW::applies(g))
+        return pair_proposals_with(GaussLogW(g), dc, p, g, tab, rs, proposals, counts, threads);
+    pair_proposals_with(AnyLogW{g}, dc, p, g, tab, rs, proposals, counts, threads);
 }
 
 }  // namespace sc

@@ -4,12 +4,22 @@
 
 namespace sc {
 
+// One entry of a window's proposal, packed: its alias-table slot and what a proposal then reads.
+struct Entry {
+    double prob;     // alias table: keep this entry when the fraction is below prob ...
+    int64_t alias;   // ... else take this one
+    int64_t start;   // its cell's members: sorted positions start..start+count-1
+    int64_t count;
+    double upper;    // proven bound of log w over its cell pair
+};
+
 // Scratch of one thread (reused across cells and drivers).
 struct Scratch {
     Window win;
     std::vector<double> prob, eb, buf, cdf, hk, tail;
     std::vector<int64_t> alias, small, large, lo_order, where, hm, order, table;
     std::vector<double> neg;
+    std::vector<Entry> ent;
     Heaviest heavy;
     // Bernoulli bands
     std::vector<int64_t> cum, band_lo, band_hi;
@@ -23,61 +33,130 @@ struct Ranges {
     int64_t nr;
 };
 
-// A proposal: entry t, sorted member m and the acceptance level u (from one uniform).
+// The packed entries of window e (alias table prob/alias over e.w).
+inline void pack_entries(const Window& e, const double* prob, const int64_t* alias, const OffsetTable& tab,
+                         std::vector<Entry>& ent) {
+    ent.resize(std::max<int64_t>(e.n, 1));
+    for (int64_t t = 0; t < e.n; ++t) ent[t] = Entry{prob[t], alias[t], e.start[t], e.count[t], tab.upper[e.idx[t]]};
+}
+
+// A proposal: sorted member m, the acceptance level u (from one uniform) and its entry's bound.
 struct Proposal {
-    int64_t t, m;
-    double u;
+    int64_t m;
+    double u, upper;
 };
 
-inline Proposal make_proposal(Rng& st, const Window& e, const double* prob, const int64_t* alias,
-                              const Partners& p, int d) {
-    Proposal q;
-    q.t = propose(st, e.n, prob, alias);
+// The same numbers as propose() and a uniform member, read from the packed entries.
+inline Proposal make_proposal(Rng& st, const Entry* ent, int64_t n, const Partners& p, int d) {
+    const double a = st.uniform() * static_cast<double>(n);
+    int64_t t = static_cast<int64_t>(a);
+    if (t >= n) t = n - 1;
+    const Entry* en = ent + t;
+    if (a - static_cast<double>(t) >= en->prob) en = ent + en->alias;
     // one uniform picks the member and, from its remaining bits, the acceptance level
-    const int64_t cnt = e.count[q.t];
+    const int64_t cnt = en->count;
     const double v = st.uniform() * static_cast<double>(cnt);
     int64_t j = static_cast<int64_t>(v);
     if (j >= cnt) j = cnt - 1;
+    Proposal q;
     q.u = v - static_cast<double>(j);
-    q.m = e.start[q.t] + j;
+    q.m = en->start + j;
+    q.upper = en->upper;
     __builtin_prefetch(p.pos + q.m * d);
     __builtin_prefetch(p.index + q.m);  // read when the draw is accepted (or for self-exclusion)
     return q;
 }
 
-// One exact draw from the window proposal; the sorted partner position, or -1 after
-// MAX_TRIALS rejections (the caller then draws exactly in log space; an accepted value is
-// independent of how many trials it took, so the switch keeps every draw exact).
-// The next proposal is made (and its partner's position prefetched) while the current one is
-// evaluated; the stream is rewound over it when the current one ends the draw, so the numbers
-// used are exactly those of one proposal after the other.
-inline int64_t draw_one(Rng& st, int64_t gi, const double* xd, const Window& e, const double* prob,
-                        const int64_t* alias, const OffsetTable& tab, const Partners& p, const Geometry& g) {
-    Proposal cur = make_proposal(st, e, prob, alias, p, g.d);
-    for (int64_t trial = 0;; ++trial) {
-        const bool last = trial + 1 == MAX_TRIALS;
-        const Rng before_next = st;
-        Proposal next{};
-        if (!last) next = make_proposal(st, e, prob, alias, p, g.d);
-        bool accept = false;
-        if (!(g.exclude_self && p.index[cur.m] == gi)) {
-            const double lw = g.logw(p, cur.m, xd);
-            if (lw != NEG_INF) {
-                const double x = lw - tab.upper[e.idx[cur.t]];
-                const double u = cur.u;
-                if (u < 1.0 + x)  // exp(x) >= 1 + x: accept without exp
-                    accept = true;
-                else if (!(u * (1.0 - x) >= 1.0))  // exp(x) <= 1 / (1 - x) for x <= 0: reject
-                    accept = u < std::exp(x);
-            }
-        }
-        if (accept) {
-            st = before_next;
-            return cur.m;
-        }
-        if (last) return -1;
-        cur = next;
+// log w of a pair, as Geometry::logw computes it: any kernel and mask ...
+struct AnyLogW {
+    const Geometry& g;
+    inline double operator()(const Partners& p, int64_t m, const double* xd) const { return g.logw(p, m, xd); }
+};
+
+// ... and the same value for an unshifted isotropic Gaussian without mask, without the dispatch
+struct GaussLogW {
+    const Geometry& g;
+    double two_s2;
+    explicit GaussLogW(const Geometry& g_) : g(g_), two_s2(2.0 * g_.kp[1] * g_.kp[1]) {}
+    static bool applies(const Geometry& g) {
+        return g.kp[0] == K_GAUSS && g.kp[2] == 0.0 && g.mp[0] == M_NONE && g.kp[4] == 0.0 && g.kp[5] == 0.0 &&
+               g.kp[6] == 0.0;
     }
+    inline double operator()(const Partners& p, int64_t m, const double* xd) const {
+        double x0, x1, x2;
+        g.disp(p, m, xd, x0, x1, x2);
+        double r2 = x0 * x0;
+        if (g.d > 1) r2 += x1 * x1;
+        if (g.d > 2) r2 += x2 * x2;
+        return -r2 / two_s2;
+    }
+};
+
+// A driver's proposals, made ahead of use: up to `depth` of them are in flight, their partners'
+// positions prefetched, so that the memory latency of one proposal overlaps the evaluation of
+// the ones before it. Proposals are made from the driver's stream in order and consumed in the
+// same order, one per trial, whatever the depth; `stream()` is the stream just after the last
+// proposal consumed (where an exact fallback continues; every proposal takes two numbers), so
+// the depth never changes a result.
+struct ProposalQueue {
+    static constexpr int CAP = 16;  // a power of 2
+    Proposal q[CAP];
+    Rng gen, first;  // the generator ahead, and as it was at start
+    int64_t consumed = 0;
+    int head = 0, n = 0, depth = 1;
+    const Entry* ent = nullptr;
+    int64_t n_ent = 0;
+    const Partners* p = nullptr;
+    int d = 0;
+
+    void start(const Rng& st, const std::vector<Entry>& ent_, int64_t n_ent_, const Partners& p_, int d_) {
+        gen = first = st;
+        consumed = 0;
+        head = n = 0;
+        ent = ent_.data();
+        n_ent = n_ent_;
+        p = &p_;
+        d = d_;
+    }
+    // keep about `want` proposals in flight (more only costs proposals that are thrown away)
+    void expect(double want) { depth = want >= CAP ? CAP : (want < 1.0 ? 1 : static_cast<int>(want)); }
+    inline Proposal pop() {
+        while (n < depth) {
+            q[(head + n) & (CAP - 1)] = make_proposal(gen, ent, n_ent, *p, d);
+            ++n;
+        }
+        const Proposal r = q[head];
+        head = (head + 1) & (CAP - 1);
+        --n;
+        ++consumed;
+        return r;
+    }
+    Rng stream() const {
+        Rng st = first;
+        for (int64_t j = 0; j < 2 * consumed; ++j) st.next();
+        return st;
+    }
+};
+
+// One exact draw from the window proposal; the sorted partner position, or -1 after
+// MAX_TRIALS rejections (the caller then draws exactly in log space from q.stream(); an
+// accepted value is independent of how many trials it took, so the switch keeps every draw
+// exact).
+template <class LogW>
+inline int64_t draw_one(ProposalQueue& pq, int64_t gi, const double* xd, const Partners& p, const Geometry& g,
+                        const LogW& logw) {
+    for (int64_t trial = 0; trial < MAX_TRIALS; ++trial) {
+        const Proposal cur = pq.pop();
+        if (g.exclude_self && p.index[cur.m] == gi) continue;
+        const double lw = logw(p, cur.m, xd);
+        if (lw == NEG_INF) continue;
+        const double x = lw - cur.upper;
+        const double u = cur.u;
+        if (u < 1.0 + x) return cur.m;  // exp(x) >= 1 + x: accept without exp
+        if (u * (1.0 - x) >= 1.0) continue;  // exp(x) <= 1 / (1 - x) for x <= 0: reject
+        if (u < std::exp(x)) return cur.m;
+    }
+    return -1;
 }
 
 // k exact i.i.d. draws over the ranges (inverse CDF in log space), sorted positions into out[o..].
