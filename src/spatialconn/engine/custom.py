@@ -137,7 +137,7 @@ class _Plan:
         d = problem.ndim
         self.near, self.far = _sure_range(problem.kernel, problem.reach)
         prof = _Bound(problem.kernel, d, problem.reach, self.near)
-        self.grid = build_grid(problem, cell_side(problem, prof))
+        self.grid = build_grid(problem, cell_side(problem, prof), cell_side(problem, prof, dense=True))
         self.kp = np.zeros(KP_SIZE)  # the constant 1: the core applies only the mask
         self.kp[0] = K_CONST
         self.mp = encode_mask(problem.mask, d)
