@@ -287,17 +287,19 @@ def fixed_degree(problem: Problem, degrees: np.ndarray, multapses: bool, start: 
     n_p, d = problem.n_partners, problem.ndim
     have = np.zeros(n, dtype=np.int64)
     proposed = np.zeros(n, dtype=np.int64)
-    drv_parts, par_parts = [], []
-    codes = np.empty(0, dtype=np.int64)  # without multapses: driver * n_p + partner of the distinct draws
+    # the draws so far (without multapses: the distinct ones), each driver's in draw order and together
+    drv, par = np.empty(0, np.int64), np.empty(0, np.int64)
     for r in range(MAX_ROUNDS):
         need = k - have
-        if not (need > 0).any():
+        active = need > 0
+        if not active.any():
             break
         # the batch: the driver's need over its own acceptance so far (a margin after the first round)
         rate = FIRST_ACCEPT if r == 0 else (have + 1.0) / (proposed + 2.0)
         want = np.ceil((1.0 if r == 0 else 1.25) * need / rate) + 8
-        nprop = np.where(need > 0, np.minimum(want, MAX_PROPOSALS), 0).astype(np.int64)
+        nprop = np.where(active, np.minimum(want, MAX_PROPOSALS), 0).astype(np.int64)
         proposed += nprop
+        new_drv, new_par = [], []
         for lo, hi in _slices(nprop, BATCH):
             size = nprop[lo:hi]
             total = int(size.sum())
@@ -313,22 +315,22 @@ def fixed_degree(problem: Problem, degrees: np.ndarray, multapses: bool, start: 
             if np.any(w > bound * (1.0 + BOUND_SLACK)):
                 _bound_violated(problem, x, w, bound)
             hit = np.nonzero(u * bound < w)[0]  # accepted with probability w / bound
-            drv_parts.append(np.repeat(np.arange(lo, hi), size)[hit])
-            par_parts.append(plan.grid.index[m[hit]])
-        drv, par = np.concatenate(drv_parts), np.concatenate(par_parts)
-        drv_parts, par_parts = [drv], [par]
+            new_drv.append(np.repeat(np.arange(lo, hi), size)[hit])
+            new_par.append(plan.grid.index[m[hit]])
         if multapses:
+            drv, par = np.concatenate([drv, *new_drv]), np.concatenate([par, *new_par])
             have = np.bincount(drv, minlength=n)
-        else:
-            codes = np.unique(drv * n_p + par)
-            have = np.bincount(codes // n_p, minlength=n)
-    drv, par = np.concatenate(drv_parts), np.concatenate(par_parts)
+            continue
+        # repeats skipped: only the drivers of this round are looked at again (their old draws first)
+        old = active[drv]
+        cand_drv = np.concatenate([drv[old], *new_drv])
+        cand_par = np.concatenate([par[old], *new_par])
+        keep = np.sort(_first_occurrences(cand_drv * n_p + cand_par))
+        drv = np.concatenate([drv[~old], cand_drv[keep]])
+        par = np.concatenate([par[~old], cand_par[keep]])
+        have = np.bincount(drv, minlength=n)
     order = np.argsort(drv, kind="stable")  # by driver, each in draw order (rounds, then proposals)
     drv, par = drv[order], par[order]
-    if not multapses:
-        _, first = np.unique(drv * n_p + par, return_index=True)
-        keep = np.sort(first)
-        drv, par = drv[keep], par[keep]
     starts = np.searchsorted(drv, np.arange(n))
     rank = np.arange(drv.size) - starts[drv]
     keep = rank < k[drv]
@@ -337,6 +339,31 @@ def fixed_degree(problem: Problem, degrees: np.ndarray, multapses: bool, start: 
     if short.size:  # the rest drawn exactly over every partner
         drv, par = _exact(problem, k, short, drv, par, multapses, start)
     return drv + start, par
+
+
+def _first_occurrences(codes: np.ndarray) -> np.ndarray:
+    """Positions of the first occurrence of each distinct value of ``codes`` (>= 0), in no particular order.
+
+    By sorting ``code * n + position`` (one plain sort) when it fits in 64 bits, else a stable argsort.
+
+    Examples
+    --------
+    >>> sorted(_first_occurrences(np.array([5, 3, 5, 3, 9])).tolist())
+    [0, 1, 4]
+    """
+    n = codes.size
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    if int(codes.max()) < (2**62) // n:
+        key = codes * n + np.arange(n)
+        key.sort()
+        c, pos = np.divmod(key, n)
+    else:
+        pos = np.argsort(codes, kind="stable")
+        c = codes[pos]
+    first = np.ones(n, dtype=bool)
+    np.not_equal(c[1:], c[:-1], out=first[1:])
+    return pos[first]
 
 
 def _exact(problem, k, short, drv, par, multapses, start):
