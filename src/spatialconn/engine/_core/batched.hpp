@@ -36,7 +36,7 @@ namespace sc {
 
 struct BatchScratch {
     Window win;
-    std::vector<double> prob;
+    std::vector<double> prob, bound;
     std::vector<int64_t> alias, small, large;
 };
 
@@ -46,6 +46,7 @@ inline void custom_proposals(const DriverCells& dc, const Partners& p, const Geo
                              const Streams& rs, const int64_t* nprop, const int64_t* off, int64_t* out_m,
                              double* out_x, double* out_b, double* out_u, int threads) {
     const int d = g.d;
+    const bool masked = g.mp[0] != M_NONE;
     parallel_for<BatchScratch>(dc.n_cells, threads, [&](int64_t ci, BatchScratch& s) {
         bool any = false;
         for (int64_t j = dc.ptr[ci]; j < dc.ptr[ci + 1] && !any; ++j) any = nprop[dc.members[j] - dc.first] > 0;
@@ -55,6 +56,8 @@ inline void custom_proposals(const DriverCells& dc, const Partners& p, const Geo
         s.prob.resize(std::max<int64_t>(e.n, 1));
         s.alias.resize(std::max<int64_t>(e.n, 1));
         const bool ok = e.n > 0 && alias_table(e.w.data(), e.n, s.prob.data(), s.alias.data(), s.small, s.large);
+        s.bound.resize(std::max<int64_t>(e.n, 1));
+        for (int64_t t = 0; t < e.n; ++t) s.bound[t] = std::exp(tab.upper[e.idx[t]]);
         for (int64_t j = dc.ptr[ci]; j < dc.ptr[ci + 1]; ++j) {
             const int64_t row = dc.members[j], local = row - dc.first;
             const int64_t n = nprop[local];
@@ -73,13 +76,18 @@ inline void custom_proposals(const DriverCells& dc, const Partners& p, const Geo
                     continue;
                 }
                 const int64_t t = propose(st, e.n, s.prob.data(), s.alias.data());
-                const int64_t m = e.start[t] + st.below(e.count[t]);
-                out_u[o] = st.uniform();
-                out_b[o] = std::exp(tab.upper[e.idx[t]]);
+                // one uniform picks the member and, from its remaining bits, the level u (as the core does)
+                const int64_t cnt = e.count[t];
+                const double v = st.uniform() * static_cast<double>(cnt);
+                int64_t jm = static_cast<int64_t>(v);
+                if (jm >= cnt) jm = cnt - 1;
+                const int64_t m = e.start[t] + jm;
+                out_u[o] = v - static_cast<double>(jm);
+                out_b[o] = s.bound[t];
                 double x[3];
                 g.disp(p, m, xd, x[0], x[1], x[2]);
                 for (int a = 0; a < d; ++a) out_x[o * d + a] = x[a];
-                const bool zero = (g.exclude_self && p.index[m] == gi) || g.logw(p, m, xd) == NEG_INF;
+                const bool zero = (g.exclude_self && p.index[m] == gi) || (masked && !in_mask(x[0], x[1], x[2], d, g.mp));
                 out_m[o] = zero ? -1 : m;
             }
         }
