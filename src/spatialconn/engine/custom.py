@@ -20,7 +20,8 @@ evaluated on the whole batch of proposals and a proposal is accepted where
 without multapses repeats are skipped, which is exactly successive
 sampling. Drivers short of their degree propose again in rounds (with the
 driver's own acceptance so far setting the batch); a driver still short
-after :data:`MAX_ROUNDS` rounds draws the rest by the reference engine's
+after :data:`MAX_ROUNDS` rounds, or after ``PROPOSALS_PER_DRAW · k +
+PROPOSALS_EXTRA`` proposals, draws the rest by the reference engine's
 exact code over every partner (continuing its draws: exact whatever
 decided the switch).
 
@@ -66,8 +67,9 @@ MAX_ROUNDS = 12
 BATCH = 1 << 20
 #: acceptance assumed for a driver's first round
 FIRST_ACCEPT = 0.5
-#: most proposals of one driver in one round
-MAX_PROPOSALS = 1 << 22
+#: most proposals of one driver over all rounds: PROPOSALS_PER_DRAW per synapse plus PROPOSALS_EXTRA
+#: (an acceptance below ~1/256 is not worth it: the exact fallback scans every partner once)
+PROPOSALS_PER_DRAW, PROPOSALS_EXTRA = 256, 4096
 #: relative slack of the bound check (the bound is evaluated at one distance, the pair at another)
 BOUND_SLACK = 1e-9
 
@@ -291,13 +293,14 @@ def fixed_degree(problem: Problem, degrees: np.ndarray, multapses: bool, start: 
     drv, par = np.empty(0, np.int64), np.empty(0, np.int64)
     for r in range(MAX_ROUNDS):
         need = k - have
-        active = need > 0
+        left = PROPOSALS_PER_DRAW * k + PROPOSALS_EXTRA - proposed
+        active = (need > 0) & (left > 0)
         if not active.any():
             break
         # the batch: the driver's need over its own acceptance so far (a margin after the first round)
         rate = FIRST_ACCEPT if r == 0 else (have + 1.0) / (proposed + 2.0)
         want = np.ceil((1.0 if r == 0 else 1.25) * need / rate) + 8
-        nprop = np.where(active, np.minimum(want, MAX_PROPOSALS), 0).astype(np.int64)
+        nprop = np.where(active, np.minimum(want, left), 0).astype(np.int64)
         proposed += nprop
         new_drv, new_par = [], []
         for lo, hi in _slices(nprop, BATCH):
