@@ -100,12 +100,16 @@ def test_hash_set_reports_first_occurrences():
     np.testing.assert_array_equal(new, want)
 
 
-def test_counting_sort_is_stable():
-    cells = np.random.default_rng(1).integers(0, 9, 1000).astype(np.int64)
-    start, order = np.empty(10, np.int64), np.empty(1000, np.int64)
-    _core.counting_sort(cells, start, order)
+def test_bin_points_is_a_stable_counting_sort():
+    rng = np.random.default_rng(1)
+    pos = rng.random((1000, 2)) * [3.0, 2.0] - 0.5
+    lo, h, G = np.array([-0.5, -0.5]), np.array([1.0, 1.0]), np.array([3, 2])
+    start, order, out = np.empty(7, np.int64), np.empty(1000, np.int64), np.empty((1000, 2))
+    _core.bin_points(pos, lo, h, G, start, order, out)
+    cells = np.clip(np.floor((pos - lo) / h).astype(np.int64), 0, G - 1) @ np.array([2, 1])
     np.testing.assert_array_equal(order, np.argsort(cells, kind="stable"))
-    np.testing.assert_array_equal(start, np.r_[0, np.cumsum(np.bincount(cells, minlength=9))])
+    np.testing.assert_array_equal(start, np.r_[0, np.cumsum(np.bincount(cells, minlength=6))])
+    np.testing.assert_array_equal(out, pos[order])
 
 
 def test_first_use_writes_nothing(tmp_path):

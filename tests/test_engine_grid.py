@@ -302,6 +302,15 @@ def test_without_multapses_is_successive_sampling(weights_case, k):
     assert chi2_pvalue(np.bincount(groups[:, 0], minlength=r.size), n_drv * w / w.sum()) > ALPHA
 
 
+def test_core_refuses_more_draws_than_candidates():
+    """The core's own guard (behind the feasibility check): an error, never garbage or a crash."""
+    pos = np.random.default_rng(4).random((400, 2))
+    pb = _problem(pos, None, sc.Gaussian(0.05), mask=sc.Disc(0.1), autapses=False)
+    degrees = grid_engine.candidate_counts(pb) + 1
+    with pytest.raises(RuntimeError, match="fewer candidate partners than its degree"):
+        grid_engine.fixed_degree(pb, degrees, multapses=False)
+
+
 def test_without_multapses_every_candidate():
     """k equal to the number of candidates inside a mask: each driver gets all of them."""
     rng = np.random.default_rng(4)

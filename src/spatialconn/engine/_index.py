@@ -50,13 +50,6 @@ def _cells_of(pos, lo, h, G):
     return out
 
 
-def _counting_sort(cells, ncell):
-    start = np.empty(ncell + 1, dtype=np.int64)
-    order = np.empty(cells.size, dtype=np.int64)
-    _core.counting_sort(cells, start, order)  # stable: ascending index within a cell
-    return start, order
-
-
 def _bbox(pos, lo, hi):
     """Update ``lo``/``hi`` with the per-axis minimum and maximum of ``pos`` (one pass)."""
     _core.bbox(np.ascontiguousarray(pos, dtype=np.float64), lo, hi)
@@ -214,11 +207,11 @@ def build_grid(problem, h_target: float, h_dense: float | None = None) -> Grid:
     h_axis = np.where(span > 0, span / G, 1.0)
     eps = 1e-9 * (float(np.max(np.abs(lo), initial=0.0)) + float(np.max(span, initial=0.0)) + float(np.max(h_axis)))
     ncell = int(np.prod(G))
-    pcell = _cells_of(problem.partners, lo, h_axis, G)
-    start, order = _counting_sort(pcell, ncell)
+    n = problem.partners.shape[0]
+    start, order, pos = np.empty(ncell + 1, np.int64), np.empty(n, np.int64), np.empty((n, d), np.float64)
+    _core.bin_points(np.ascontiguousarray(problem.partners, dtype=np.float64), lo, h_axis, G, start, order, pos)
     return Grid(lo=lo, h=h_axis, G=G, periods=np.asarray(problem.periods, dtype=np.float64),
-                start=start, pos=np.ascontiguousarray(problem.partners[order], dtype=np.float64), index=order,
-                driver_cell=_cells_of(problem.drivers, lo, h_axis, G), eps=eps)
+                start=start, pos=pos, index=order, driver_cell=_cells_of(problem.drivers, lo, h_axis, G), eps=eps)
 
 
 def _needs_cells(problem) -> bool:

@@ -424,6 +424,9 @@ def _fixed(view, table, degrees: np.ndarray, multapses: bool, start: int, stop: 
                                 outoff, int(view.n_partners), bool(view.complete), bool(multapses), out_drv,
                                 out_par, _threads_for(total))
     _finite(geometry)
+    if status == 2:
+        raise RuntimeError("a driver has fewer candidate partners than its degree, which the feasibility check "
+                           "should have refused (please report this as a bug)")
     if status:
         raise IncompletePiece("a driver needed partners outside its piece's box; the piece was cut wrongly "
                               "(please report this as a bug)")

@@ -127,8 +127,11 @@ int fixed_degree_with(const LogW& logw, const DriverCells& dc, const Partners& p
                         status.store(1);
                         continue;
                     }
-                    window_race(st, gi, xd, k, have, everything, all_b, 0.0, true, p, g, tab.ref, out_par, o,
-                                table, s);
+                    if (!window_race(st, gi, xd, k, have, everything, all_b, 0.0, true, p, g, tab.ref, out_par,
+                                     o, table, s)) {
+                        status.store(2);  // fewer candidates than k: the caller's check was wrong
+                        continue;
+                    }
                 }
             }
             for (int64_t j = 0; j < k; ++j) out_par.set(o + j, p.index[out_par.get(o + j)]);  // positions -> ids

@@ -22,6 +22,8 @@ template <class T>
 using In2 = nb::ndarray<const T, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
 template <class T>
 using Out1 = nb::ndarray<T, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+template <class T>
+using Out2 = nb::ndarray<T, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
 using AnyOut = nb::ndarray<nb::ndim<1>, nb::c_contig, nb::device::cpu>;
 template <class T>
 using NpArr = nb::ndarray<nb::numpy, T, nb::ndim<1>>;
@@ -297,21 +299,41 @@ NB_MODULE(_core, m) {
         "pos"_a, "lo"_a, "hi"_a, "Update lo/hi with the per-axis minimum and maximum of pos (one pass).");
 
     m.def(
-        "counting_sort",
-        [](In1<int64_t> cells, Out1<int64_t> start, Out1<int64_t> order) {
-            const size_t n = cells.shape(0), ncell = start.shape(0) - 1;
-            need(order.shape(0) == n, "counting_sort: order must match cells");
+        "bin_points",
+        [](In2<double> pos, In1<double> lo, In1<double> h, In1<int64_t> G, Out1<int64_t> start, Out1<int64_t> order,
+           Out2<double> sorted) {
+            const size_t n = pos.shape(0), d = pos.shape(1), ncell = start.shape(0) - 1;
+            need(lo.shape(0) == d && h.shape(0) == d && G.shape(0) == d, "bin_points: lo, h, G need d entries");
+            need(order.shape(0) == n && sorted.shape(0) == n && sorted.shape(1) == d, "bin_points: shapes");
+            const double* x = pos.data();
             int64_t* st = start.data();
             int64_t* od = order.data();
-            const int64_t* c = cells.data();
+            double* out = sorted.data();
+            std::vector<double> l(lo.data(), lo.data() + d), hh(h.data(), h.data() + d);
+            std::vector<int64_t> g(G.data(), G.data() + d);
             nb::gil_scoped_release release;
+            std::vector<int64_t> cell(n);
             std::fill(st, st + ncell + 1, 0);
-            for (size_t i = 0; i < n; ++i) st[c[i] + 1] += 1;
+            for (size_t i = 0; i < n; ++i) {  // the cells of cells_of
+                int64_t flat = 0;
+                for (size_t a = 0; a < d; ++a) {
+                    int64_t c = static_cast<int64_t>(std::floor((x[i * d + a] - l[a]) / hh[a]));
+                    c = c < 0 ? 0 : (c >= g[a] ? g[a] - 1 : c);
+                    flat = flat * g[a] + c;
+                }
+                cell[i] = flat;
+                st[flat + 1] += 1;
+            }
             for (size_t k = 0; k < ncell; ++k) st[k + 1] += st[k];
             std::vector<int64_t> fill(st, st + ncell);
-            for (size_t i = 0; i < n; ++i) od[fill[c[i]]++] = static_cast<int64_t>(i);  // stable
+            for (size_t i = 0; i < n; ++i) {  // stable: ascending index within a cell
+                const int64_t j = fill[cell[i]]++;
+                od[j] = static_cast<int64_t>(i);
+                for (size_t a = 0; a < d; ++a) out[j * d + a] = x[i * d + a];
+            }
         },
-        "cells"_a, "start"_a, "order"_a, "Stable counting sort by cell: cell starts and the order.");
+        "pos"_a, "lo"_a, "h"_a, "G"_a, "start"_a, "order"_a, "sorted"_a,
+        "cells_of, counting_sort and the gather of the sorted positions in one call.");
 
     m.def(
         "group_drivers",
