@@ -179,6 +179,35 @@ def _slices(sizes: np.ndarray, limit: int):
         lo = hi
 
 
+def _cell_runs(plan, start: int, stop: int, sizes: np.ndarray, limit: int):
+    """Drivers ``start:stop`` in runs of whole driver cells whose ``sizes`` (per driver) sum to about ``limit``.
+
+    Yields ``(drivers, rows)``: the compiled view of the run's cells and the
+    run's drivers (indices from ``start``) in the order the core visits them.
+    Consecutive drivers of a cell share a window, so the partners they read
+    stay in cache (runs of driver indices would scatter them).
+    """
+    from .grid import _ids
+
+    g = plan.grid
+    cells, ptr, members = _core.group_drivers(g.driver_cell, start, stop, g.n_cells)
+    if cells.size == 0:
+        return
+    ids = _ids(plan, start, stop)
+    per_cell = np.add.reduceat(sizes[members - start], ptr[:-1])
+    for c0, c1 in _slices(per_cell, limit):
+        rows = members[ptr[c0]:ptr[c1]] - start
+        if sizes[rows].any():
+            yield _core.DriverCells(cells[c0:c1], ptr[c0:c1 + 1], members, start, plan.drivers, ids), rows
+
+
+def _offsets(sizes: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
+    """Per driver (``n`` of them), where the entries of ``rows`` start when laid out in that order."""
+    off = np.zeros(n, dtype=np.int64)
+    off[rows[1:]] = np.cumsum(sizes[rows[:-1]])
+    return off
+
+
 def _weights(problem: Problem, m: np.ndarray, x: np.ndarray) -> np.ndarray:
     """``w`` of the pairs with displacements ``x`` (0 where ``m < 0``: the core found them excluded by
     the mask or as autapses): one call of the function."""
@@ -219,19 +248,14 @@ def candidate_counts(problem: Problem) -> np.ndarray:
     threads = _threads_for(100 * n_d)
     _core.custom_gather(_drivers(plan, 0, n_d), partners, geometry, plan.table, near, far, out, count, count,
                         none_i, none_f, False, threads)
-    for lo, hi in _slices(count, BATCH):
-        off = np.zeros(hi - lo, dtype=np.int64)
-        np.cumsum(count[lo:hi - 1], out=off[1:])
-        total = int(count[lo:hi].sum())
-        if total == 0:
-            continue
+    for dc, rows in _cell_runs(plan, 0, n_d, count, BATCH):
+        total = int(count[rows].sum())
         m = np.empty(total, dtype=np.int64)
         x = np.empty(total * problem.ndim)
-        _core.custom_gather(_drivers(plan, lo, hi), partners, geometry, plan.table, near, far, out[lo:hi],
-                            count[lo:hi], off, m, x, True, threads)
+        _core.custom_gather(dc, partners, geometry, plan.table, near, far, out, count, _offsets(count, rows, n_d), m,
+                            x, True, threads)
         positive = _weights(problem, m, x) > 0
-        owner = np.repeat(np.arange(lo, hi), count[lo:hi])
-        out += np.bincount(owner[positive], minlength=n_d)
+        out += np.bincount(np.repeat(rows, count[rows])[positive], minlength=n_d)
     return out
 
 
@@ -274,7 +298,7 @@ def fixed_degree(problem: Problem, degrees: np.ndarray, multapses: bool, start: 
     >>> bool(np.array_equal(p[(d >= 700) & (d < 900)], b)), d.size
     (True, 40000)
     """
-    from .grid import _drivers, _space, _threads_for
+    from .grid import _space, _threads_for
 
     stop = problem.n_drivers if stop is None else stop
     n = stop - start
@@ -303,22 +327,17 @@ def fixed_degree(problem: Problem, degrees: np.ndarray, multapses: bool, start: 
         nprop = np.where(active, np.minimum(want, left), 0).astype(np.int64)
         proposed += nprop
         new_drv, new_par = [], []
-        for lo, hi in _slices(nprop, BATCH):
-            size = nprop[lo:hi]
-            total = int(size.sum())
-            if total == 0:
-                continue
-            off = np.zeros(hi - lo, dtype=np.int64)
-            np.cumsum(size[:-1], out=off[1:])
+        for dc, rows in _cell_runs(plan, start, stop, nprop, BATCH):
+            total = int(nprop[rows].sum())
             m = np.empty(total, dtype=np.int64)
             x, bound, u = np.empty(total * d), np.empty(total), np.empty(total)
-            _core.custom_proposals(_drivers(plan, start + lo, start + hi), partners, geometry, plan.table, k0, k1,
-                                   STREAM_CUSTOM + r, size, off, m, x, bound, u, _threads_for(total))
+            _core.custom_proposals(dc, partners, geometry, plan.table, k0, k1, STREAM_CUSTOM + r, nprop,
+                                   _offsets(nprop, rows, n), m, x, bound, u, _threads_for(total))
             w = _weights(problem, m, x)
             if np.any(w > bound * (1.0 + BOUND_SLACK)):
                 _bound_violated(problem, x, w, bound)
             hit = np.nonzero(u * bound < w)[0]  # accepted with probability w / bound
-            new_drv.append(np.repeat(np.arange(lo, hi), size)[hit])
+            new_drv.append(np.repeat(rows, nprop[rows])[hit])
             new_par.append(plan.grid.index[m[hit]])
         if multapses:
             drv, par = np.concatenate([drv, *new_drv]), np.concatenate([par, *new_par])
@@ -415,24 +434,29 @@ def _dense(problem, plan, k, multapses, start):
     _core.custom_gather(_drivers(plan, start, start + n), partners, geometry, plan.table, -1.0, plan.far, sure,
                         count, count, none_i, none_f, False, _threads_for(100 * n))
     drv_parts, par_parts = [], []
-    for lo, hi in _slices(np.where(k > 0, count, 0), 2 * BATCH):
-        cnt = np.ascontiguousarray(count[lo:hi])
-        off = np.zeros(hi - lo, dtype=np.int64)
+    for dc, rows in _cell_runs(plan, start, start + n, np.where(k > 0, count, 0), 2 * BATCH):
+        cnt = count[rows]  # every driver of the run's cells is gathered, also those with k = 0
+        off = np.zeros(rows.size, dtype=np.int64)
         np.cumsum(cnt[:-1], out=off[1:])
+        by_row = np.zeros(n, dtype=np.int64)
+        by_row[rows] = off
         total = int(cnt.sum())
         m = np.empty(total, dtype=np.int64)
         x = np.empty(total * problem.ndim)
-        _core.custom_gather(_drivers(plan, start + lo, start + hi), partners, geometry, plan.table, -1.0, plan.far,
-                            sure[lo:hi], cnt, off, m, x, True, _threads_for(total))
+        _core.custom_gather(dc, partners, geometry, plan.table, -1.0, plan.far, sure, count, by_row, m, x, True,
+                            _threads_for(total))
         w = _weights(problem, m, x)
-        kk = np.ascontiguousarray(k[lo:hi])
-        outoff = np.zeros(hi - lo, dtype=np.int64)
+        kk = k[rows]
+        outoff = np.zeros(rows.size, dtype=np.int64)
         np.cumsum(kk[:-1], out=outoff[1:])
         out = np.empty(int(kk.sum()), dtype=np.int64)
-        _core.custom_draws(np.arange(start + lo, start + hi, dtype=np.int64), off, cnt, w, kk, outoff, k0, k1,
-                           STREAM_DENSE, bool(multapses), out, _threads_for(total))
-        drv_parts.append(np.repeat(np.arange(lo, hi), kk))
+        _core.custom_draws(start + rows, off, cnt, w, kk, outoff, k0, k1, STREAM_DENSE, bool(multapses), out,
+                           _threads_for(total))
+        drv_parts.append(np.repeat(rows, kk))
         par_parts.append(plan.grid.index[m[out]])
-    drv = np.concatenate(drv_parts) if drv_parts else np.empty(0, np.int64)
-    par = np.concatenate(par_parts) if par_parts else np.empty(0, np.int64)
+    if not drv_parts:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    drv, par = np.concatenate(drv_parts), np.concatenate(par_parts)
+    order = np.argsort(drv, kind="stable")
+    drv, par = drv[order], par[order]
     return drv + start, par
