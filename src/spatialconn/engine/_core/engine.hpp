@@ -88,6 +88,7 @@ struct OffsetTable {
     const double* scaled_upper;  // exp(upper - ref) for proposed offsets, else 0
     const double* scaled_lower;  // exp(min(lower - ref, 0))
     const uint8_t* iszero;       // the zero offset
+    int64_t omin[3], omax[3];    // range of the offsets per axis
     double dout;                 // bound of w outside the window, units of exp(ref)
     bool truncated;
     double ref, log_out;
@@ -121,6 +122,7 @@ struct Window {
     double outside = 0.0;  // the part of miss outside the window
     std::vector<int64_t> start, count, idx;
     std::vector<double> w;  // count * member bound (0 for dropped cells)
+    std::vector<int64_t> local[3];  // per axis: the box-local cell at each offset, -1 outside the box
 };
 
 }  // namespace sc

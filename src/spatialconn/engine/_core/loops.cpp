@@ -146,11 +146,10 @@ int fixed_degree(const DriverCells& dc, const Partners& p, const Geometry& g, co
                  const Streams& rs, const int64_t* degrees, const int64_t* outoff, int64_t n_total, bool complete,
                  bool multapses, const OutIdx& out_drv, const OutIdx& out_par, int threads) {
     // the common kernels get their own loop (the same values, without the general dispatch)
-    if (GaussLogW::applies(g))
-        return fixed_degree_with(GaussLogW(g), dc, p, g, tab, rs, degrees, outoff, n_total, complete, multapses,
-                                 out_drv, out_par, threads);
-    return fixed_degree_with(AnyLogW{g}, dc, p, g, tab, rs, degrees, outoff, n_total, complete, multapses, out_drv,
-                             out_par, threads);
+    return with_logw(g, [&](const auto& logw) {
+        return fixed_degree_with(logw, dc, p, g, tab, rs, degrees, outoff, n_total, complete, multapses, out_drv,
+                                 out_par, threads);
+    });
 }
 
 void needs_every_partner(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
@@ -383,9 +382,7 @@ void pair_proposals_with(const LogW& logw, const DriverCells& dc, const Partners
 
 void pair_proposals(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
                     const Streams& rs, const int64_t* proposals, int64_t* counts, int threads) {
-    if (GaussLogW::applies(g))
-        return pair_proposals_with(GaussLogW(g), dc, p, g, tab, rs, proposals, counts, threads);
-    pair_proposals_with(AnyLogW{g}, dc, p, g, tab, rs, proposals, counts, threads);
+    with_logw(g, [&](const auto& logw) { pair_proposals_with(logw, dc, p, g, tab, rs, proposals, counts, threads); });
 }
 
 }  // namespace sc

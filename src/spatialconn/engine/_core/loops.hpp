@@ -73,24 +73,43 @@ struct AnyLogW {
     inline double operator()(const Partners& p, int64_t m, const double* xd) const { return g.logw(p, m, xd); }
 };
 
-// ... and the same value for an unshifted isotropic Gaussian without mask, without the dispatch
-struct GaussLogW {
+// ... and the same value, without the general dispatch, for the common radial kernels: an
+// unshifted Gaussian or exponential, without mask or inside a disc centred on the driver
+template <int KIND, bool DISC>
+struct RadialLogW {
     const Geometry& g;
-    double two_s2;
-    explicit GaussLogW(const Geometry& g_) : g(g_), two_s2(2.0 * g_.kp[1] * g_.kp[1]) {}
-    static bool applies(const Geometry& g) {
-        return g.kp[0] == K_GAUSS && g.kp[2] == 0.0 && g.mp[0] == M_NONE && g.kp[4] == 0.0 && g.kp[5] == 0.0 &&
-               g.kp[6] == 0.0;
-    }
+    double c, radius;
+    explicit RadialLogW(const Geometry& g_)
+        : g(g_), c(KIND == K_GAUSS ? 2.0 * g_.kp[1] * g_.kp[1] : g_.kp[1]), radius(g_.mp[1]) {}
     inline double operator()(const Partners& p, int64_t m, const double* xd) const {
         double x0, x1, x2;
         g.disp(p, m, xd, x0, x1, x2);
         double r2 = x0 * x0;
         if (g.d > 1) r2 += x1 * x1;
         if (g.d > 2) r2 += x2 * x2;
-        return -r2 / two_s2;
+        if (KIND == K_GAUSS && !DISC) return -r2 / c;
+        const double r = std::sqrt(r2);
+        if (DISC && !(r <= radius)) return NEG_INF;
+        return KIND == K_GAUSS ? -r2 / c : -r / c;
     }
 };
+
+// Run f with the weight evaluation suited to g (a RadialLogW where one applies, else AnyLogW).
+template <class F>
+inline auto with_logw(const Geometry& g, F&& f) {
+    const bool centred = g.kp[4] == 0.0 && g.kp[5] == 0.0 && g.kp[6] == 0.0;
+    const bool none = g.mp[0] == M_NONE;
+    const bool disc = g.mp[0] == M_DISC && g.mp[3] == 0.0 && g.mp[4] == 0.0 && g.mp[5] == 0.0;
+    if (centred && g.kp[0] == K_GAUSS && g.kp[2] == 0.0) {
+        if (none) return f(RadialLogW<K_GAUSS, false>(g));
+        if (disc) return f(RadialLogW<K_GAUSS, true>(g));
+    }
+    if (centred && g.kp[0] == K_EXP) {
+        if (none) return f(RadialLogW<K_EXP, false>(g));
+        if (disc) return f(RadialLogW<K_EXP, true>(g));
+    }
+    return f(AnyLogW{g});
+}
 
 // A driver's proposals, made ahead of use: up to `depth` of them are in flight, their partners'
 // positions prefetched, so that the memory latency of one proposal overlaps the evaluation of

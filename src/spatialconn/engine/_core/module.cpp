@@ -157,6 +157,13 @@ NB_MODULE(_core, m) {
                 t.truncated = truncated;
                 t.ref = ref;
                 t.log_out = log_out;
+                const size_t d = offsets.shape(1);
+                for (size_t a = 0; a < 3; ++a) t.omin[a] = t.omax[a] = 0;
+                for (size_t r = 0; r < W; ++r)
+                    for (size_t a = 0; a < d; ++a) {
+                        t.omin[a] = std::min(t.omin[a], offsets(r, a));
+                        t.omax[a] = std::max(t.omax[a], offsets(r, a));
+                    }
             },
             "offsets"_a, "mode"_a, "cls"_a, "upper"_a, "lower"_a, "scaled_upper"_a, "scaled_lower"_a, "iszero"_a,
             "dout"_a, "truncated"_a, "ref"_a, "log_out"_a);

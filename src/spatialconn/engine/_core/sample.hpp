@@ -90,29 +90,42 @@ inline void cell_entries(int64_t c, const Geometry& g, const Partners& p, const 
         if (tab.mode[a] != MODE_OPEN) ca[a] %= g.G[a];
         rest /= g.S[a];
     }
+    // per axis, the box-local cell each offset lands in (-1: outside the grid or the box)
+    for (int a = 0; a < d; ++a) {
+        std::vector<int64_t>& loc = e.local[a];
+        loc.resize(tab.omax[a] - tab.omin[a] + 1);
+        for (int64_t o = tab.omin[a]; o <= tab.omax[a]; ++o) {
+            int64_t j = ca[a] + o;
+            int64_t v = -1;
+            if (tab.mode[a] == MODE_WRAP) j = ((j % g.G[a]) + g.G[a]) % g.G[a];
+            if (tab.mode[a] == MODE_WRAP || (j >= 0 && j < g.G[a])) {
+                j -= g.B[a];
+                if (tab.mode[a] != MODE_OPEN) j = ((j % g.G[a]) + g.G[a]) % g.G[a];
+                if (j >= 0 && j < g.S[a]) v = j;
+            }
+            loc[o - tab.omin[a]] = v;
+        }
+    }
+    const int64_t* l0 = e.local[0].data() - tab.omin[0];
+    const int64_t* l1 = d > 1 ? e.local[1].data() - tab.omin[1] : nullptr;
+    const int64_t* l2 = d > 2 ? e.local[2].data() - tab.omin[2] : nullptr;
     int64_t n = 0, total = 0, drop = 0;
     double low = 0.0, emax = 0.0;
     const int64_t stop = limit < 0 ? W : std::min(limit, W);
     for (int64_t t = 0; t < stop; ++t) {
-        int64_t flat = 0;
-        bool ok = true;
-        for (int a = 0; a < d; ++a) {
-            int64_t j = ca[a] + tab.offsets[t * d + a];
-            if (tab.mode[a] == MODE_WRAP) {
-                j = ((j % g.G[a]) + g.G[a]) % g.G[a];
-            } else if (j < 0 || j >= g.G[a]) {
-                ok = false;
-                break;
-            }
-            j -= g.B[a];
-            if (tab.mode[a] != MODE_OPEN) j = ((j % g.G[a]) + g.G[a]) % g.G[a];
-            if (j < 0 || j >= g.S[a]) {
-                ok = false;
-                break;
-            }
-            flat = flat * g.S[a] + j;
+        const int64_t* off = tab.offsets + t * d;
+        int64_t flat = l0[off[0]];
+        if (flat < 0) continue;
+        if (d > 1) {
+            const int64_t j = l1[off[1]];
+            if (j < 0) continue;
+            flat = flat * g.S[1] + j;
         }
-        if (!ok) continue;
+        if (d > 2) {
+            const int64_t j = l2[off[2]];
+            if (j < 0) continue;
+            flat = flat * g.S[2] + j;
+        }
         const int64_t cnt = p.start[flat + 1] - p.start[flat];
         if (cnt == 0) continue;
         total += cnt;
