@@ -47,9 +47,9 @@ engine's code (so ``engine="grid"`` accepts every problem, at reference
 speed for these): :class:`~spatialconn.CustomKernel` (a Python callable,
 which compiled code cannot call) and :class:`~spatialconn.Gamma` with
 ``kappa < 1`` (infinite at zero distance). :func:`native` tells which.
-A CustomKernel with a finite reach and a declared bound runs the
+A CustomKernel with a finite reach (its cutoff or a mask) runs the
 fixed-degree rules and candidate counts on :mod:`.custom` instead (the
-function evaluated on batches of compiled proposals).
+function evaluated on batches of pairs the core proposes or gathers).
 """
 
 from __future__ import annotations
