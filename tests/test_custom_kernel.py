@@ -173,11 +173,11 @@ def test_a_broken_declaration_is_an_error():
 
 
 @pytest.mark.parametrize("name", sorted(KERNELS))
-@pytest.mark.parametrize("setting", ["mask", "torus"])
+@pytest.mark.parametrize("setting", ["mask", "torus", "open"])
 def test_candidate_counts_are_exact(name, setting):
     kernel, _ = KERNELS[name]
     rng = np.random.default_rng(1)
-    pos = rng.random((400, 2)) * (2 if setting == "mask" else 1) - (1 if setting == "mask" else 0)
+    pos = rng.random((400, 2)) * (1 if setting == "torus" else 2) - (0 if setting == "torus" else 1)
     mask = MASK if setting == "mask" else None
     job = sc.plan(pos, rule=sc.FixedOutDegree(1), kernel=kernel, mask=mask, autapses=False,
                   space=TORUS if setting == "torus" else None)

@@ -40,8 +40,9 @@ split of the drivers.
 
 Candidate counts: with ``decreasing=True`` the function is positive up to
 a distance found by bisection and 0 beyond another; cells wholly within
-the first are counted without evaluating it, and only pairs between the
-two are evaluated. Otherwise every pair within reach is.
+the first (for the whole driver cell, or, on open axes without a mask, for
+the driver itself) are counted without evaluating it, and only pairs
+between the two are evaluated. Otherwise every pair within reach is.
 """
 
 from __future__ import annotations
@@ -153,6 +154,9 @@ class _Plan:
                                        tab.scaled_lower, iszero.view(np.uint8), 0.0, False, float(tab.ref),
                                        float(tab.log_out))
         self.tab = tab  # keeps the arrays the compiled table borrows alive
+        g = self.grid
+        self.cells = (np.ascontiguousarray(g.lo, dtype=np.float64), np.ascontiguousarray(g.h, dtype=np.float64),
+                      float(g.eps))  # the cells' geometry, for the gathers
 
 
 _cache: list = []
@@ -246,14 +250,14 @@ def candidate_counts(problem: Problem) -> np.ndarray:
     count = np.zeros(n_d, dtype=np.int64)
     none_i, none_f = np.empty(0, np.int64), np.empty(0)
     threads = _threads_for(100 * n_d)
-    _core.custom_gather(_drivers(plan, 0, n_d), partners, geometry, plan.table, near, far, out, count, count,
-                        none_i, none_f, False, threads)
+    _core.custom_gather(_drivers(plan, 0, n_d), partners, geometry, plan.table, near, far, *plan.cells, out, count,
+                        count, none_i, none_f, False, threads)
     for dc, rows in _cell_runs(plan, 0, n_d, count, BATCH):
         total = int(count[rows].sum())
         m = np.empty(total, dtype=np.int64)
         x = np.empty(total * problem.ndim)
-        _core.custom_gather(dc, partners, geometry, plan.table, near, far, out, count, _offsets(count, rows, n_d), m,
-                            x, True, threads)
+        _core.custom_gather(dc, partners, geometry, plan.table, near, far, *plan.cells, out, count,
+                            _offsets(count, rows, n_d), m, x, True, threads)
         positive = _weights(problem, m, x) > 0
         out += np.bincount(np.repeat(rows, count[rows])[positive], minlength=n_d)
     return out
@@ -431,8 +435,8 @@ def _dense(problem, plan, k, multapses, start):
     k0, k1 = (int(np.uint64(v)) for v in plan.key)
     sure, count = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     none_i, none_f = np.empty(0, np.int64), np.empty(0)
-    _core.custom_gather(_drivers(plan, start, start + n), partners, geometry, plan.table, -1.0, plan.far, sure,
-                        count, count, none_i, none_f, False, _threads_for(100 * n))
+    _core.custom_gather(_drivers(plan, start, start + n), partners, geometry, plan.table, -1.0, plan.far,
+                        *plan.cells, sure, count, count, none_i, none_f, False, _threads_for(100 * n))
     drv_parts, par_parts = [], []
     for dc, rows in _cell_runs(plan, start, start + n, np.where(k > 0, count, 0), 2 * BATCH):
         cnt = count[rows]  # every driver of the run's cells is gathered, also those with k = 0
@@ -443,8 +447,8 @@ def _dense(problem, plan, k, multapses, start):
         total = int(cnt.sum())
         m = np.empty(total, dtype=np.int64)
         x = np.empty(total * problem.ndim)
-        _core.custom_gather(dc, partners, geometry, plan.table, -1.0, plan.far, sure, count, by_row, m, x, True,
-                            _threads_for(total))
+        _core.custom_gather(dc, partners, geometry, plan.table, -1.0, plan.far, *plan.cells, sure, count, by_row, m, x,
+                            True, _threads_for(total))
         w = _weights(problem, m, x)
         kk = k[rows]
         outoff = np.zeros(rows.size, dtype=np.int64)

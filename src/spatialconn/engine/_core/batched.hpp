@@ -98,15 +98,27 @@ inline void custom_proposals(const DriverCells& dc, const Partners& p, const Geo
 // driver itself (autapses excluded), and the number with distance <= near (sure[local]).
 // write = false: count[local] = how many; write = true: their sorted positions and displacements
 // from off[local].
+// lo, h, eps: the grid's origin, cell sides and padding (cells hold their members within +-eps). With
+// open axes and no mask, a cell wholly within `near` of the driver itself is counted without looking
+// at its members, and one wholly beyond `far` is skipped.
 inline void custom_gather(const DriverCells& dc, const Partners& p, const Geometry& g, const OffsetTable& tab,
-                          double near, double far, int64_t* sure, int64_t* count, const int64_t* off, int64_t* out_m,
-                          double* out_x, bool write, int threads) {
+                          double near, double far, const double* lo, const double* h, double eps, int64_t* sure,
+                          int64_t* count, const int64_t* off, int64_t* out_m, double* out_x, bool write,
+                          int threads) {
     const int d = g.d;
     const bool masked = g.mp[0] != M_NONE;
     const double near2 = near > 0.0 ? near * near : -1.0, far2 = far * far;
+    bool boxes = !masked;
+    for (int a = 0; a < d; ++a) boxes = boxes && tab.mode[a] == MODE_OPEN;
     parallel_for<BatchScratch>(dc.n_cells, threads, [&](int64_t ci, BatchScratch& s) {
         Window& e = s.win;
-        cell_entries(dc.cells[ci], g, p, tab, e);
+        const int64_t c = dc.cells[ci];
+        cell_entries(c, g, p, tab, e);
+        int64_t ca[3] = {0, 0, 0};  // the driver cell's coordinates (open axes: no wrap)
+        for (int64_t a = d - 1, rest = c; a >= 0; --a) {
+            ca[a] = rest % g.S[a] + g.B[a];
+            rest /= g.S[a];
+        }
         for (int64_t j = dc.ptr[ci]; j < dc.ptr[ci + 1]; ++j) {
             const int64_t row = dc.members[j], local = row - dc.first;
             const int64_t gi = dc.ids[local];
@@ -114,9 +126,25 @@ inline void custom_gather(const DriverCells& dc, const Partners& p, const Geomet
             int64_t ns = 0, nc = 0;
             for (int64_t t = 0; t < e.n; ++t) {
                 const int64_t ti = e.idx[t];
-                if (tab.lower[ti] > NEG_INF && !(g.exclude_self && tab.iszero[ti])) {
+                const bool self_cell = g.exclude_self && tab.iszero[ti];
+                if (tab.lower[ti] > NEG_INF && !self_cell) {
                     ns += e.count[t];  // the whole cell lies within `near` and inside the mask
                     continue;
+                }
+                if (boxes) {  // the distances from this driver to the cell's box
+                    double dmin2 = 0.0, dmax2 = 0.0;
+                    for (int a = 0; a < d; ++a) {
+                        const double pc = static_cast<double>(ca[a] + tab.offsets[ti * d + a]);
+                        const double u = lo[a] + pc * h[a] - eps - xd[a], v = lo[a] + (pc + 1.0) * h[a] + eps - xd[a];
+                        const double m = u > 0.0 ? u : (v < 0.0 ? -v : 0.0);
+                        dmin2 += m * m;
+                        dmax2 += std::max(u * u, v * v);
+                    }
+                    if (dmin2 > far2 * (1.0 + 1e-12)) continue;
+                    if (dmax2 < near2 * (1.0 - 1e-12) && !self_cell) {
+                        ns += e.count[t];
+                        continue;
+                    }
                 }
                 for (int64_t m = e.start[t]; m < e.start[t] + e.count[t]; ++m) {
                     if (g.exclude_self && p.index[m] == gi) continue;

@@ -466,15 +466,17 @@ NB_MODULE(_core, m) {
     m.def(
         "custom_gather",
         [](const PyDrivers& dc, const PyPartners& p, const PyGeometry& g, const PyTable& t, double near, double far,
-           Out1<int64_t> sure, Out1<int64_t> count, In1<int64_t> off, Out1<int64_t> out_m, Out1<double> out_x,
-           bool write, int threads) {
+           In1<double> lo, In1<double> h, double eps, Out1<int64_t> sure, Out1<int64_t> count, In1<int64_t> off,
+           Out1<int64_t> out_m, Out1<double> out_x, bool write, int threads) {
             need(g.s.kp[0] == sc::K_CONST && g.s.kp[1] == 0.0, "custom_gather: the geometry's kernel must be 1");
+            need(lo.shape(0) == static_cast<size_t>(g.s.d) && h.shape(0) == static_cast<size_t>(g.s.d),
+                 "custom_gather: lo and h need one entry per axis");
             nb::gil_scoped_release release;
-            sc::custom_gather(dc.s, p.s, g.s, t.s, near, far, sure.data(), count.data(), off.data(), out_m.data(),
-                              out_x.data(), write, threads);
+            sc::custom_gather(dc.s, p.s, g.s, t.s, near, far, lo.data(), h.data(), eps, sure.data(), count.data(),
+                              off.data(), out_m.data(), out_x.data(), write, threads);
         },
-        "drivers"_a, "partners"_a, "geometry"_a, "table"_a, "near"_a, "far"_a, "sure"_a, "count"_a, "off"_a,
-        "out_m"_a, "out_x"_a, "write"_a, "threads"_a,
+        "drivers"_a, "partners"_a, "geometry"_a, "table"_a, "near"_a, "far"_a, "lo"_a, "h"_a, "eps"_a, "sure"_a,
+        "count"_a, "off"_a, "out_m"_a, "out_x"_a, "write"_a, "threads"_a,
         "Window pairs with near < distance <= far (counted, or written) and the number with distance <= near.");
 
     m.def(
