@@ -478,6 +478,24 @@ class CustomKernel(Kernel):
     on : {"distance", "displacement"}
     peak : float, optional
         Supremum of the function, needed by :class:`~spatialconn.PairwiseBernoulli`.
+        A declared bound: the grid engine samples the fixed-degree rules
+        by rejection under it (see below).
+    decreasing : bool, default False
+        Declares the function non-increasing in the distance (``on="distance"``
+        only), so that ``f(r)`` bounds it at every distance ``>= r``.
+
+    Notes
+    -----
+    With a finite reach (``cutoff`` or a mask) and a declared bound
+    (``decreasing=True`` or ``peak``), the grid engine samples
+    :class:`~spatialconn.FixedOutDegree` and
+    :class:`~spatialconn.FixedInDegree` by rejection: the compiled core
+    proposes pairs from the cells within reach in proportion to the bound,
+    the function is called once per batch of proposals, and a proposal is
+    accepted with probability ``f / bound`` (exact; a value above its
+    declared bound is a ``ValueError``). The bound is the user's promise:
+    the engine checks it on every pair it evaluates, not on the others.
+    Otherwise every pair is evaluated (the reference engine's code).
 
     Examples
     --------
@@ -485,21 +503,26 @@ class CustomKernel(Kernel):
     >>> k = sc.CustomKernel(lambda d: 1.0 / (1.0 + d**2), cutoff=5.0)
     >>> float(k(1.0))
     0.5
+    >>> k = sc.CustomKernel(lambda d: np.exp(-d), cutoff=1.0, decreasing=True)
+    >>> k.bounded, float(np.exp(k.log_bound(np.array([0.5])))[0])  # doctest: +ELLIPSIS
+    (True, 0.6065306597...)
     """
 
     function: Callable
     cutoff_distance: float = math.inf
     on: str = "distance"
     peak_value: float | None = None
+    decreasing: bool = False
 
     _length_fields = {"cutoff_distance": 1}
     positive_everywhere = False
 
-    def __init__(self, function, cutoff, on="distance", peak=None):
+    def __init__(self, function, cutoff, on="distance", peak=None, decreasing=False):
         object.__setattr__(self, "function", function)
         object.__setattr__(self, "cutoff_distance", cutoff)
         object.__setattr__(self, "on", on)
         object.__setattr__(self, "peak_value", peak)
+        object.__setattr__(self, "decreasing", decreasing)
         if not callable(function):
             raise TypeError(f"function must be callable, got {function!r}")
         if on not in ("distance", "displacement"):
@@ -507,10 +530,33 @@ class CustomKernel(Kernel):
         positive(cutoff, "cutoff", allow_inf=True)
         if peak is not None:
             positive(peak, "peak", allow_inf=True)
+        if not isinstance(decreasing, (bool, np.bool_)):
+            raise TypeError(f"decreasing must be True or False, got {decreasing!r}")
+        if decreasing and on != "distance":
+            raise ValueError("decreasing=True declares a function of the distance; it needs on='distance', "
+                             f"got on={on!r}")
 
     def _with_lengths(self, **values):
         cutoff = values.get("cutoff_distance", self.cutoff_distance)
-        return CustomKernel(self.function, cutoff, on=self.on, peak=self.peak_value)
+        return CustomKernel(self.function, cutoff, on=self.on, peak=self.peak_value, decreasing=self.decreasing)
+
+    @property
+    def bounded(self) -> bool:
+        """Whether a bound is declared (``decreasing=True`` or a finite ``peak``)."""
+        return bool(self.decreasing) or math.isfinite(self.peak)
+
+    def log_bound(self, near: np.ndarray) -> np.ndarray:
+        """Declared bound of ``log K`` over displacements with distance ``>= near`` (``inf``: none).
+
+        ``log f(near)`` when the function is declared non-increasing, capped
+        by ``log peak`` when a peak is given; ``-inf`` beyond the cutoff.
+        """
+        near = np.asarray(near, dtype=np.float64)
+        out = np.full(near.shape, math.log(self.peak) if self.peak > 0 else -math.inf)
+        if self.decreasing:
+            inside = near <= self.cutoff
+            out = np.where(inside, np.minimum(out, self.log_of_distance(np.where(inside, near, 0.0))), out)
+        return np.where(near <= self.cutoff, out, -np.inf)
 
     @property
     def isotropic(self) -> bool:  # type: ignore[override]
@@ -534,6 +580,20 @@ class CustomKernel(Kernel):
             bad = vals[~(vals >= 0) | np.isinf(vals)][0]
             raise ValueError(f"the kernel function must return finite weights >= 0, got {bad}")
         return vals
+
+    def weights(self, disp: np.ndarray) -> np.ndarray:
+        """``K`` of displacements ``disp`` (shape ``(n, d)``), checked, 0 beyond the cutoff; one call of the function.
+
+        Examples
+        --------
+        >>> import spatialconn as sc
+        >>> sc.CustomKernel(lambda d: 1.0 / (1.0 + d), cutoff=2.0).weights(np.array([[1.0, 0.0], [3.0, 0.0]]))
+        array([0.5, 0. ])
+        """
+        disp = np.asarray(disp, dtype=np.float64)
+        dist = np.sqrt(np.einsum("...i,...i->...", disp, disp))
+        vals = self._values(dist if self.isotropic else disp, dist.shape)
+        return np.where(dist <= self.cutoff, vals, 0.0)
 
     def log_of_distance(self, dist):
         dist = np.asarray(dist, dtype=np.float64)

@@ -47,6 +47,9 @@ engine's code (so ``engine="grid"`` accepts every problem, at reference
 speed for these): :class:`~spatialconn.CustomKernel` (a Python callable,
 which compiled code cannot call) and :class:`~spatialconn.Gamma` with
 ``kappa < 1`` (infinite at zero distance). :func:`native` tells which.
+A CustomKernel with a finite reach (its cutoff or a mask) runs the
+fixed-degree rules and candidate counts on :mod:`.custom` instead (the
+function evaluated on batches of pairs the core proposes or gathers).
 """
 
 from __future__ import annotations
@@ -88,9 +91,12 @@ def native(problem: Problem) -> bool:
             and problem.well_scaled)
 
 
-def _delegate(name):
-    from . import reference
+def _delegate(name, problem=None):
+    """The reference engine's ``name``, or the CustomKernel batched path's (:mod:`.custom`) where it serves it."""
+    from . import custom, reference
 
+    if problem is not None and hasattr(custom, name) and custom.handles(problem):
+        return getattr(custom, name)
     return getattr(reference, name)
 
 
@@ -333,7 +339,7 @@ def pair_distances(ia: np.ndarray, ib: np.ndarray, a: np.ndarray, b: np.ndarray,
 def candidate_counts(problem: Problem) -> np.ndarray:
     """Number of partners with non-zero weight, per driver (exact)."""
     if not native(problem):
-        return _delegate('candidate_counts')(problem)
+        return _delegate('candidate_counts', problem)(problem)
     out = np.zeros(problem.n_drivers, dtype=np.int64)
     if problem.n_drivers == 0 or problem.n_partners == 0:
         return out
@@ -466,7 +472,7 @@ def fixed_degree(problem: Problem, degrees: np.ndarray, multapses: bool, start: 
     (successive sampling). Feasibility must have been checked by the caller.
     """
     if not native(problem):
-        return _delegate('fixed_degree')(problem, degrees, multapses, start, stop)
+        return _delegate('fixed_degree', problem)(problem, degrees, multapses, start, stop)
     stop = problem.n_drivers if stop is None else stop
     plan = _plan(problem)
     degrees = np.asarray(degrees)

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "api.hpp"
+#include "batched.hpp"
 #include "bernoulli.hpp"
 #include "pairs.hpp"
 
@@ -495,4 +496,54 @@ NB_MODULE(_core, m) {
             return a;
         },
         "values"_a, "size"_a, "Insert values into the engine's hash set: whether each was new.");
+
+    // ------------------------------------------------------------------ batched (CustomKernel, batched.hpp)
+
+    m.def(
+        "custom_proposals",
+        [](const PyDrivers& dc, const PyPartners& p, const PyGeometry& g, const PyTable& t, uint64_t key0,
+           uint64_t key1, uint64_t stream, In1<int64_t> nprop, In1<int64_t> off, Out1<int64_t> out_m,
+           Out1<double> out_x, Out1<double> out_b, Out1<double> out_u, int threads) {
+            need(g.s.kp[0] == sc::K_CONST && g.s.kp[1] == 0.0, "custom_proposals: the geometry's kernel must be 1");
+            const size_t n = out_m.shape(0);
+            need(out_b.shape(0) == n && out_u.shape(0) == n && out_x.shape(0) == n * g.s.d,
+                 "custom_proposals: output sizes");
+            nb::gil_scoped_release release;
+            sc::custom_proposals(dc.s, p.s, g.s, t.s, sc::Streams{key0, key1, stream}, nprop.data(), off.data(),
+                                 out_m.data(), out_x.data(), out_b.data(), out_u.data(), threads);
+        },
+        "drivers"_a, "partners"_a, "geometry"_a, "table"_a, "key0"_a, "key1"_a, "stream"_a, "nprop"_a, "off"_a,
+        "out_m"_a, "out_x"_a, "out_b"_a, "out_u"_a, "threads"_a,
+        "Rejection proposals for a kernel evaluated by the caller (sorted partner, displacement, bound, u).");
+
+    m.def(
+        "custom_gather",
+        [](const PyDrivers& dc, const PyPartners& p, const PyGeometry& g, const PyTable& t, double near, double far,
+           In1<double> lo, In1<double> h, double eps, Out1<int64_t> sure, Out1<int64_t> count, In1<int64_t> off,
+           Out1<int64_t> out_m, Out1<double> out_x, bool write, int threads) {
+            need(g.s.kp[0] == sc::K_CONST && g.s.kp[1] == 0.0, "custom_gather: the geometry's kernel must be 1");
+            need(lo.shape(0) == static_cast<size_t>(g.s.d) && h.shape(0) == static_cast<size_t>(g.s.d),
+                 "custom_gather: lo and h need one entry per axis");
+            nb::gil_scoped_release release;
+            sc::custom_gather(dc.s, p.s, g.s, t.s, near, far, lo.data(), h.data(), eps, sure.data(), count.data(),
+                              off.data(), out_m.data(), out_x.data(), write, threads);
+        },
+        "drivers"_a, "partners"_a, "geometry"_a, "table"_a, "near"_a, "far"_a, "lo"_a, "h"_a, "eps"_a, "sure"_a,
+        "count"_a, "off"_a, "out_m"_a, "out_x"_a, "write"_a, "threads"_a,
+        "Window pairs with near < distance <= far (counted, or written) and the number with distance <= near.");
+
+    m.def(
+        "custom_draws",
+        [](In1<int64_t> ids, In1<int64_t> off, In1<int64_t> count, In1<double> w, In1<int64_t> degrees,
+           In1<int64_t> outoff, uint64_t key0, uint64_t key1, uint64_t stream, bool multapses, Out1<int64_t> out,
+           int threads) {
+            const size_t n = ids.shape(0);
+            need(off.shape(0) == n && count.shape(0) == n && degrees.shape(0) == n && outoff.shape(0) == n,
+                 "custom_draws: one entry per driver");
+            nb::gil_scoped_release release;
+            sc::custom_draws(static_cast<int64_t>(n), ids.data(), off.data(), count.data(), w.data(), degrees.data(),
+                             outoff.data(), sc::Streams{key0, key1, stream}, multapses, out.data(), threads);
+        },
+        "ids"_a, "off"_a, "count"_a, "w"_a, "degrees"_a, "outoff"_a, "key0"_a, "key1"_a, "stream"_a, "multapses"_a,
+        "out"_a, "threads"_a, "Exact draws of each driver from the weights of its gathered pairs (indices into them).");
 }
