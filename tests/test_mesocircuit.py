@@ -66,3 +66,10 @@ def test_streamed_output_is_the_built_network(meso, tmp_path, capsys):
     np.testing.assert_array_equal(df["source"], conn.sources)
     np.testing.assert_array_equal(df["target"], conn.targets)
     np.testing.assert_array_equal(df["distance"], conn.distances)
+
+
+def test_streamed_without_distances(meso, tmp_path):
+    import pyarrow.parquet as pq
+
+    assert meso.main(["--scale", "0.002", "--output", str(tmp_path / "m"), "--no-progress", "--no-distance"]) == 0
+    assert pq.read_schema(tmp_path / "m" / "L23E_to_L23E.parquet").names == ["source", "target"]
