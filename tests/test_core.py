@@ -182,6 +182,23 @@ def test_pair_distances_equal_numpy_bit_for_bit(dtype, periods):
     np.testing.assert_array_equal(pair_distances(ia, ib, a, b, periods), np.sqrt(sq))
 
 
+@pytest.mark.parametrize("L", [1.0, 0.3, 4.0, 1e-3])
+def test_minimum_image_shortcut_is_exact_at_its_edges(L):
+    """Near |x| = 0.49 L (where the core skips the floor) and 0.5 L the wrap is numpy's, bit for bit."""
+    from spatialconn.engine.grid import pair_distances
+    from spatialconn.space import wrap
+
+    edges = np.array([0.49, 0.5, 0.51, 0.0, 1.0, 1.49, 1.5]) * L
+    x = np.concatenate([np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf), edges])
+    x = np.concatenate([x, -x, np.random.default_rng(2).uniform(-2 * L, 2 * L, 1000)])
+    want = wrap(x, np.array([L]))
+    got = np.empty_like(x)
+    _core.min_image(x, L, got)  # signed, as kernels and masks see it
+    np.testing.assert_array_equal(got, want)
+    dist = pair_distances(np.zeros(x.size, np.int64), np.arange(x.size), np.zeros((1, 1)), x[:, None], np.array([L]))
+    np.testing.assert_array_equal(dist, np.sqrt(want**2))
+
+
 def test_pair_distances_refuse_an_index_out_of_range():
     a = np.zeros((3, 2))
     out = np.empty(2)

@@ -56,7 +56,7 @@ struct Geometry {
             double x = p.pos[m * d + a] - xd[a];
             if (sign < 0) x = -x;
             const double L = periods[a];
-            if (L < POS_INF) x = x - L * std::floor(x / L + 0.5);
+            if (L < POS_INF) x = min_image(x, L);
             if (a == 0)
                 x0 = x;
             else if (a == 1)

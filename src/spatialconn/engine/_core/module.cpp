@@ -359,6 +359,14 @@ NB_MODULE(_core, m) {
         "pos"_a, "lo"_a, "hi"_a, "Update lo/hi with the per-axis minimum and maximum of pos (one pass).");
 
     m.def(
+        "min_image",
+        [](In1<double> x, double L, Out1<double> out) {
+            need(out.shape(0) == x.shape(0), "min_image: out must match x");
+            for (size_t i = 0; i < x.shape(0); ++i) out(i) = sc::min_image(x(i), L);
+        },
+        "x"_a, "L"_a, "out"_a, "The core's minimum image of each displacement on an axis of period L.");
+
+    m.def(
         "bin_points",
         [](In2<double> pos, In1<double> lo, In1<double> h, In1<int64_t> G, Out1<int64_t> start, Out1<int64_t> order,
            Out2<double> sorted) {

@@ -36,7 +36,7 @@ bool pair_distances(const I* ia, const I* ib, int64_t n, const double* a, int64_
             for (int ax = 0; ax < d; ++ax) {
                 double delta = b[t * d + ax] - a[s * d + ax];
                 const double L = periods[ax];
-                if (std::isfinite(L)) delta = delta - L * std::floor(delta / L + 0.5);
+                if (std::isfinite(L)) delta = min_image(delta, L);
                 sq += delta * delta;
             }
             out[k] = std::sqrt(sq);

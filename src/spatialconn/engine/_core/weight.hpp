@@ -15,6 +15,12 @@ constexpr int KP_SIZE = 20, MP_SIZE = 16;
 constexpr double NEG_INF = -std::numeric_limits<double>::infinity();
 constexpr double POS_INF = std::numeric_limits<double>::infinity();
 
+// x - L floor(x / L + 0.5): the minimum image of displacement x on an axis of period L. When
+// |x| <= 0.49 L the floor is 0 whatever the rounding of x / L, so x itself is the same value.
+inline double min_image(double x, double L) {
+    return std::fabs(x) <= 0.49 * L ? x : x - L * std::floor(x / L + 0.5);
+}
+
 // whether displacement x lies in the encoded mask
 inline bool in_mask(double x0, double x1, double x2, int d, const double* mp) {
     const double kind = mp[0];
