@@ -282,6 +282,8 @@ void pair_proposals_with(const LogW& logw, const DriverCells& dc, const Partners
         s.prob.resize(std::max<int64_t>(e.n, 1));
         s.alias.resize(std::max<int64_t>(e.n, 1));
         if (!alias_table(e.w.data(), e.n, s.prob.data(), s.alias.data(), s.small, s.large)) return;
+        pack_entries(e, s.prob.data(), s.alias.data(), tab, s.ent);
+        const Entry* ent = s.ent.data();
         const int64_t nd = dc.ptr[ci + 1] - dc.ptr[ci];
         Rng st;
         st.seed(rs.key0, rs.key1, dc.cells[ci], rs.stream);  // one stream per cell of drivers
@@ -289,18 +291,13 @@ void pair_proposals_with(const LogW& logw, const DriverCells& dc, const Partners
         for (int64_t q = 0; q < K; ++q) {
             const int64_t i = dc.members[dc.ptr[ci] + st.below(nd)];
             const int64_t gi = dc.ids[i - dc.first];
-            const int64_t t = propose(st, e.n, s.prob.data(), s.alias.data());
-            const int64_t cnt = e.count[t];
-            const double v = st.uniform() * static_cast<double>(cnt);
-            int64_t j = static_cast<int64_t>(v);
-            if (j >= cnt) j = cnt - 1;
-            const double u = v - static_cast<double>(j);
-            const int64_t m = e.start[t] + j;
-            if (g.exclude_self && p.index[m] == gi) continue;
+            const Proposal pr = make_proposal(st, ent, e.n, p, d);
+            if (g.exclude_self && p.index[pr.m] == gi) continue;
             driver_xd(dc, d, i, xd);
-            const double lw = logw(p, m, xd);
+            const double lw = logw(p, pr.m, xd);
             if (lw == NEG_INF) continue;
-            const double x = lw - tab.upper[e.idx[t]];
+            const double x = lw - pr.upper;
+            const double u = pr.u;
             if (u < 1.0 + x || (!(u * (1.0 - x) >= 1.0) && u < std::exp(x))) counts[i - dc.first] += 1;
         }
     });
