@@ -127,3 +127,12 @@ def log_gauss(d, sigma, mean=0.0):
 def gamma_pdf_log(d, kappa, theta):
     with np.errstate(divide="ignore"):
         return (kappa - 1) * np.log(d) - d / theta - kappa * math.log(theta) - math.lgamma(kappa)
+
+
+def exact_weights(w_fn, disp: np.ndarray, mask=None) -> np.ndarray:
+    """``w_fn(disp, distance)`` of displacements ``disp`` (target - source), 0 outside the box ``mask``."""
+    d = np.sqrt(np.sum(disp * disp, axis=1))
+    w = w_fn(disp, d)
+    if mask is not None:
+        w = w * np.all((disp >= mask.lower) & (disp <= mask.upper), axis=1)
+    return w

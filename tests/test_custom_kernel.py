@@ -15,9 +15,9 @@ import pytest
 
 import spatialconn as sc
 from spatialconn.engine import custom, reference
-from spatialconn.space import wrap
 
-from .stats import ALPHA, REJECT, chi2_pvalue, subset_pvalue, successive_subset_probs
+from .settings import MASK, TORUS, partners
+from .stats import ALPHA, REJECT, chi2_pvalue, exact_weights, subset_pvalue, successive_subset_probs
 
 
 def _decay(d):  # non-increasing, 0 beyond 0.5
@@ -39,31 +39,8 @@ KERNELS = {
              lambda x, d: _orientation(x) * (d <= 0.9)),
     "dense": (sc.CustomKernel(_bumps, cutoff=0.45), lambda x, d: _bumps(d) * (d <= 0.45)),
 }
-TORUS = sc.Space([(0, 1), (0, 1)], periodic=True)
-MASK = sc.Box([-0.5, -0.7], [0.8, 0.6])
-
-
-def _setting(setting, n, seed):
-    """(driver position, partners, displacement function, space, mask)."""
-    rng = np.random.default_rng(seed)
-    if setting == "torus":
-        center = np.array([0.05, 0.95])
-        par = rng.random((n, 2))
-        par[: n // 2] = (center + rng.uniform(-0.3, 0.3, (n // 2, 2))) % 1.0
-        return center, par, lambda c, p: wrap(p - c, TORUS.periods), TORUS, None
-    return np.zeros(2), rng.uniform(-1, 1, (n, 2)), lambda c, p: p - c, None, MASK
-
-
-def _exact(w_fn, disp, mask=None):
-    d = np.sqrt(np.sum(disp * disp, axis=1))
-    w = w_fn(disp, d)
-    if mask is not None:
-        w = w * np.all((disp >= mask.lower) & (disp <= mask.upper), axis=1)
-    return w
-
-
 def _draw(kernel, setting, side, n_drivers=400, k=500, n_partners=40, seed=11, space="given"):
-    center, par, disp_fn, sp, mask = _setting(setting, n_partners, seed)
+    center, par, disp_fn, sp, mask = partners(setting, n_partners, seed)
     sp = sp if space == "given" else space
     drivers = np.repeat(center[None], n_drivers, axis=0)
     if side == "out":
@@ -81,7 +58,7 @@ def test_partner_frequencies_match_the_function(name, setting):
     kernel, w_fn = KERNELS[name]
     for side in ("out", "in"):
         par, disp, mask = _draw(kernel, setting, side)
-        w = _exact(w_fn, disp, mask)
+        w = exact_weights(w_fn, disp, mask)
         assert (w == 0).any()  # the cutoff, the function's zeros and the mask exclude partners
         p = chi2_pvalue(np.bincount(par, minlength=w.size), 400 * 500 * w / w.sum())
         assert p > ALPHA, f"{name}/{setting}/{side}: chi2 p = {p:.3g}"
@@ -91,8 +68,8 @@ def test_partner_frequencies_match_the_function(name, setting):
 def test_without_multapses_is_successive_sampling(monkeypatch, name, rounds):
     monkeypatch.setattr(custom, "MAX_ROUNDS", rounds)  # 1: most drivers finish on the exact fallback
     kernel, w_fn = KERNELS[name]
-    center, par, disp_fn, _, mask = _setting("mask", 60, 3)
-    w = _exact(w_fn, disp_fn(center, par), mask)
+    center, par, disp_fn, _, mask = partners("mask", 60, 3)
+    w = exact_weights(w_fn, disp_fn(center, par), mask)
     keep = np.nonzero(w > 0)[0][:7]
     drivers = np.repeat(center[None], 20000, axis=0)
     job = sc.plan(drivers, par[keep], rule=sc.FixedOutDegree(3), kernel=kernel, mask=mask, multapses=False, seed=5)
@@ -101,14 +78,14 @@ def test_without_multapses_is_successive_sampling(monkeypatch, name, rounds):
     groups = np.split(conn.targets, np.arange(3, len(conn), 3))
     assert subset_pvalue(groups, successive_subset_probs(w[keep], 3)) > ALPHA
     # negative control: the same draws against the weights of another kernel
-    wrong = _exact(KERNELS["peak" if name == "decreasing" else "decreasing"][1], disp_fn(center, par), mask)
+    wrong = exact_weights(KERNELS["peak" if name == "decreasing" else "decreasing"][1], disp_fn(center, par), mask)
     assert subset_pvalue(groups, successive_subset_probs(np.maximum(wrong[keep], 1e-3), 3)) < REJECT
 
 
 def test_successive_sampling_when_repeats_switch_to_the_race():
     kernel, w_fn = KERNELS["dense"]
-    center, par, disp_fn, _, mask = _setting("mask", 60, 3)
-    w = _exact(w_fn, disp_fn(center, par), mask)
+    center, par, disp_fn, _, mask = partners("mask", 60, 3)
+    w = exact_weights(w_fn, disp_fn(center, par), mask)
     keep = np.nonzero(w > 0)[0][:7]
     conn = sc.connect(np.repeat(center[None], 20000, axis=0), par[keep], rule=sc.FixedOutDegree(6), kernel=kernel,
                       mask=mask, multapses=False, seed=6)
@@ -121,8 +98,8 @@ def test_successive_sampling_when_repeats_switch_to_the_race():
 def test_every_candidate_once_when_k_is_all_of_them(monkeypatch, name, rounds):
     monkeypatch.setattr(custom, "MAX_ROUNDS", rounds)  # 1: most drivers end on the exact fallback
     kernel, w_fn = KERNELS[name]
-    center, par, disp_fn, _, mask = _setting("mask", 60, 4)
-    n_cand = int(np.count_nonzero(_exact(w_fn, disp_fn(center, par), mask)))
+    center, par, disp_fn, _, mask = partners("mask", 60, 4)
+    n_cand = int(np.count_nonzero(exact_weights(w_fn, disp_fn(center, par), mask)))
     conn = sc.connect(np.repeat(center[None], 50, axis=0), par, rule=sc.FixedOutDegree(n_cand), kernel=kernel,
                       mask=mask, multapses=False, seed=2)
     for t in np.split(conn.targets, 50):
@@ -134,7 +111,7 @@ def test_drivers_short_after_the_rounds_are_drawn_exactly(monkeypatch):
     monkeypatch.setattr(custom, "FIRST_ACCEPT", 0.1)  # too few proposals: about half the drivers fall back
     kernel, w_fn = KERNELS["peak"]
     par, disp, mask = _draw(kernel, "mask", "out", k=20)
-    w = _exact(w_fn, disp, mask)
+    w = exact_weights(w_fn, disp, mask)
     assert chi2_pvalue(np.bincount(par, minlength=w.size), 400 * 20 * w / w.sum()) > ALPHA
 
 
@@ -148,15 +125,15 @@ def test_drivers_short_after_the_rounds_are_drawn_exactly(monkeypatch):
 def test_negative_controls_wrong_function(name, wrong):
     _, w_fn = KERNELS[name]
     par, disp, mask = _draw(wrong, "mask", "out")
-    w = _exact(w_fn, disp, mask)
+    w = exact_weights(w_fn, disp, mask)
     assert chi2_pvalue(np.bincount(par, minlength=w.size), 400 * 500 * w / w.sum()) < REJECT
 
 
 def test_negative_control_open_space_for_a_torus():
     kernel, w_fn = KERNELS["decreasing"]
     par, disp, _ = _draw(kernel, "torus", "out", space=None)
-    assert chi2_pvalue(np.bincount(par, minlength=disp.shape[0]), 400 * 500 * _exact(w_fn, disp)
-                       / _exact(w_fn, disp).sum()) < REJECT
+    assert chi2_pvalue(np.bincount(par, minlength=disp.shape[0]), 400 * 500 * exact_weights(w_fn, disp)
+                       / exact_weights(w_fn, disp).sum()) < REJECT
 
 
 def test_a_broken_declaration_is_an_error():
@@ -174,7 +151,7 @@ def test_a_broken_declaration_is_an_error():
 
 @pytest.mark.parametrize("name", sorted(KERNELS))
 @pytest.mark.parametrize("setting", ["mask", "torus", "open"])
-def test_candidate_counts_are_exact(name, setting):
+def test_candidate_counts_areexact_weights(name, setting):
     kernel, _ = KERNELS[name]
     rng = np.random.default_rng(1)
     pos = rng.random((400, 2)) * (1 if setting == "torus" else 2) - (0 if setting == "torus" else 1)

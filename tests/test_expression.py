@@ -22,11 +22,13 @@ from spatialconn.engine._index import _abs_range, _axis_pieces
 from spatialconn.expression import OPCODES, compile_expression
 from spatialconn.space import wrap
 
+from .settings import MASK, TORUS, partners
 from .stats import (
     ALPHA,
     REJECT,
     bernoulli_pvalue,
     chi2_pvalue,
+    exact_weights,
     subset_pvalue,
     successive_subset_probs,
 )
@@ -86,7 +88,7 @@ def test_bytecode_is_flat_postfix_with_folded_constants():
     assert d[0] == 0.0  # never a view of an input
 
 
-def test_log_space_keeps_far_ratios_exact():
+def test_log_space_keeps_far_ratiosexact_weights():
     k = sc.Expression("3 * exp(-d**2 / (2*s**2)) * exp(-d / s)", s=0.05)
     d = np.array([10.0, 20.0])
     np.testing.assert_allclose(k.log_of_distance(d), math.log(3) - d**2 / (2 * 0.05**2) - d / 0.05, rtol=1e-14)
@@ -356,33 +358,8 @@ KERNELS = {
     "step": (sc.Expression("where(d < r, 1, 0.2)", cutoff=2.0, r=0.35),
              lambda x, d: np.where(d < 0.35, 1.0, 0.2)),
 }
-TORUS = sc.Space([(0, 1), (0, 1)], periodic=True)
-MASK = sc.Box([-0.5, -0.7], [0.8, 0.6])
-
-
-def _partners(setting, n, seed):
-    """(driver position, partners, displacement function, space, mask) of a setting."""
-    rng = np.random.default_rng(seed)
-    if setting == "torus":
-        center = np.array([0.05, 0.95])
-        par = rng.random((n, 2))
-        par[: n // 2] = (center + rng.uniform(-0.3, 0.3, (n // 2, 2))) % 1.0
-        return center, par, lambda c, p: wrap(p - c, TORUS.periods), TORUS, None
-    par = rng.uniform(-1, 1, (n, 2))
-    return np.zeros(2), par, lambda c, p: p - c, None, MASK
-
-
-def _exact(w_fn, disp, mask=None):
-    """Exact weights of displacements ``disp`` (target - source), inside the box ``mask``."""
-    d = np.sqrt(np.sum(disp * disp, axis=1))
-    w = w_fn(disp, d)
-    if mask is not None:
-        w = w * np.all((disp >= mask.lower) & (disp <= mask.upper), axis=1)
-    return w
-
-
 def _draw(kernel, setting, side, n_drivers=400, k=500, n_partners=40, seed=11, space="given"):
-    center, par, disp_fn, sp, mask = _partners(setting, n_partners, seed)
+    center, par, disp_fn, sp, mask = partners(setting, n_partners, seed)
     sp = sp if space == "given" else space
     drivers = np.repeat(center[None], n_drivers, axis=0)
     if side == "out":
@@ -398,7 +375,7 @@ def test_partner_frequencies_match_the_expression(name, setting):
     kernel, w_fn = KERNELS[name]
     for side in ("out", "in"):
         par, disp, mask = _draw(kernel, setting, side)
-        w = _exact(w_fn, disp, mask)
+        w = exact_weights(w_fn, disp, mask)
         assert (w == 0).any() or name == "step" or setting == "torus"  # clipping and masks exclude partners
         p = chi2_pvalue(np.bincount(par, minlength=w.size), 400 * 500 * w / w.sum())
         assert p > ALPHA, f"{name}/{setting}/{side}: chi2 p = {p:.3g}"
@@ -408,16 +385,16 @@ def test_asymmetric_expression_uses_target_minus_source():
     kernel = sc.Expression("exp(-d**2/(2*s**2)) * (1 + 0.9*cos(atan2(dy, dx) - 0.5))", s=0.5)
     w_fn = lambda x, d: _gauss(d, 0.5) * (1 + 0.9 * np.cos(np.arctan2(x[:, 1], x[:, 0]) - 0.5))
     par, disp, _ = _draw(kernel, "torus", "in")
-    w = _exact(w_fn, disp)
+    w = exact_weights(w_fn, disp)
     assert chi2_pvalue(np.bincount(par, minlength=40), 400 * 500 * w / w.sum()) > ALPHA
-    wm = _exact(w_fn, -disp)  # negative control: the mirrored kernel
+    wm = exact_weights(w_fn, -disp)  # negative control: the mirrored kernel
     assert chi2_pvalue(np.bincount(par, minlength=40), 400 * 500 * wm / wm.sum()) < REJECT
 
 
 def test_without_multapses_is_successive_sampling():
     kernel, w_fn = KERNELS["orientation"]
-    center, par, disp_fn, _, mask = _partners("mask", 60, 3)
-    w = _exact(w_fn, disp_fn(center, par), mask)
+    center, par, disp_fn, _, mask = partners("mask", 60, 3)
+    w = exact_weights(w_fn, disp_fn(center, par), mask)
     keep = np.nonzero(w > 0)[0][:7]
     drivers = np.repeat(center[None], 20000, axis=0)
     conn = sc.connect(drivers, par[keep], rule=sc.FixedOutDegree(3), kernel=kernel, mask=mask, multapses=False,
@@ -428,10 +405,10 @@ def test_without_multapses_is_successive_sampling():
 
 def test_bernoulli_pair_probabilities():
     kernel, w_fn = KERNELS["dog"]
-    center, par, disp_fn, space, _ = _partners("torus", 30, 6)
+    center, par, disp_fn, space, _ = partners("torus", 30, 6)
     conn = sc.connect(np.repeat(center[None], 5000, axis=0), par, rule=sc.PairwiseBernoulli(0.9), kernel=kernel,
                       space=space, seed=6)
-    q = 0.9 * _exact(w_fn, disp_fn(center, par))
+    q = 0.9 * exact_weights(w_fn, disp_fn(center, par))
     hits = np.bincount(conn.targets, minlength=30)
     assert bernoulli_pvalue(hits, 5000, q) > ALPHA
     assert bernoulli_pvalue(hits, 5000, q * 0.9) < REJECT  # negative control: wrong scale
@@ -445,14 +422,14 @@ def test_bernoulli_pair_probabilities():
 def test_negative_controls_wrong_expression(name, wrong):
     _, w_fn = KERNELS[name]
     par, disp, mask = _draw(wrong, "mask", "out")
-    w = _exact(w_fn, disp, mask)
+    w = exact_weights(w_fn, disp, mask)
     assert chi2_pvalue(np.bincount(par, minlength=w.size), 400 * 500 * w / w.sum()) < REJECT
 
 
 def test_negative_control_open_space_for_a_torus():
     kernel, w_fn = KERNELS["orientation"]
     par, disp, _ = _draw(kernel, "torus", "out", space=None)
-    w = _exact(w_fn, disp)
+    w = exact_weights(w_fn, disp)
     assert chi2_pvalue(np.bincount(par, minlength=w.size), 400 * 500 * w / w.sum()) < REJECT
 
 

@@ -13,6 +13,7 @@ driver cells.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -385,3 +386,40 @@ def offset_table(problem, grid: Grid, profile: Profile, mp: np.ndarray, window_r
     keep = keep[np.argsort(-upper[keep], kind="stable")]
     return OffsetTable(offsets=np.ascontiguousarray(offsets[keep]), mode=np.array(modes, dtype=np.int64),
                        upper=upper[keep], lower=lower[keep], cls=cls[keep], ref=ref, log_out=out_level)
+
+
+class PlanCache:
+    """Per-problem engine plans, kept while their problem lives (blocks ask once each).
+
+    ``factory(problem)`` builds a plan with a ``problem_ref`` weak reference.
+
+    Examples
+    --------
+    >>> import weakref
+    >>> class Plan:
+    ...     def __init__(self, problem):
+    ...         self.problem_ref = weakref.ref(problem)
+    >>> class Problem:
+    ...     pass
+    >>> plans, pb = PlanCache(Plan), Problem()
+    >>> plans(pb) is plans(pb)
+    True
+    """
+
+    def __init__(self, factory):
+        self._factory, self._plans = factory, []
+
+    def __call__(self, problem):
+        for plan in self._plans:
+            if plan.problem_ref() is problem:
+                return plan
+        plan = self._factory(problem)
+        self._plans.append(plan)
+        weakref.finalize(problem, self._forget, plan)  # the grid goes when the problem goes
+        return plan
+
+    def _forget(self, plan):
+        try:
+            self._plans.remove(plan)
+        except ValueError:  # pragma: no cover
+            pass

@@ -56,7 +56,7 @@ from ..kernels import CustomKernel
 from ..problem import Problem
 from ..rng import driver_generator
 from ._encoding import K_CONST, KP_SIZE, encodable_mask, encode_mask
-from ._index import _core, build_grid, cell_side, offset_table
+from ._index import PlanCache, _core, build_grid, cell_side, offset_table
 
 #: stream tag of round 0 of the proposals (round r: + r)
 STREAM_CUSTOM = 128
@@ -159,17 +159,7 @@ class _Plan:
                       float(g.eps))  # the cells' geometry, for the gathers
 
 
-_cache: list = []
-
-
-def _plan(problem: Problem) -> _Plan:
-    for plan in _cache:
-        if plan.problem_ref() is problem:
-            return plan
-    plan = _Plan(problem)
-    _cache.append(plan)
-    weakref.finalize(problem, _cache.remove, plan)
-    return plan
+_plan = PlanCache(_Plan)
 
 
 def _slices(sizes: np.ndarray, limit: int):

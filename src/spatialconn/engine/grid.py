@@ -63,7 +63,7 @@ import numpy as np
 from ..problem import Problem
 from ..rng import driver_generator, global_generator
 from ._encoding import K_EXPR, Profile, encodable, encodable_mask, encode_mask
-from ._index import Grid, _core, box, build_grid, cell_side, offset_table
+from ._index import Grid, PlanCache, _core, box, build_grid, cell_side, offset_table
 
 _TOL, _MIN_ACCEPT = _core.TOL, _core.MIN_ACCEPT
 
@@ -205,29 +205,12 @@ def degree_key(degrees: np.ndarray, multapses: bool):
     return (int(degrees.max(initial=0)), bool(multapses))
 
 
-#: plans of live problems (iter_connect calls the engine once per block of drivers)
-_cache: list = []
-
-
 class IncompletePiece(RuntimeError):
     """A driver of a piece needs partners outside the piece's box (it needs every partner)."""
 
 
-def _forget(plan):
-    try:
-        _cache.remove(plan)
-    except ValueError:  # pragma: no cover
-        pass
-
-
-def _plan(problem: Problem) -> _Plan:
-    for plan in _cache:
-        if plan.problem_ref() is problem:
-            return plan
-    plan = _Plan(problem)
-    _cache.append(plan)
-    weakref.finalize(problem, _forget, plan)  # the grid goes when the problem goes
-    return plan
+#: the plan of each live problem (iter_connect calls the engine once per block of drivers)
+_plan = PlanCache(_Plan)
 
 
 #: random access: the fixed cost of sampling one driver in its own box, in cells of a pass over the
