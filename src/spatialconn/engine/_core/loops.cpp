@@ -98,16 +98,7 @@ int fixed_degree_with(const LogW& logw, const DriverCells& dc, const Partners& p
                     pq.expect(2.0 * static_cast<double>(k - have));
                     const int64_t m = draw_one(pq, gi, xd, p, g, logw);
                     if (m < 0) break;
-                    bool fresh = true;
-                    if (!table.empty()) {
-                        fresh = set_add(table, m);
-                    } else {
-                        for (int64_t j = 0; j < have; ++j)
-                            if (out_par.get(o + j) == m) {
-                                fresh = false;
-                                break;
-                            }
-                    }
+                    const bool fresh = table.empty() ? !chosen_before(out_par, o, have, m) : set_add(table, m);
                     if (fresh) {
                         out_par.set(o + have, m);
                         ++have;

@@ -64,6 +64,13 @@ inline Proposal make_proposal(Rng& st, const Entry* ent, int64_t n, const Partne
     return q;
 }
 
+// Whether m is among the `have` partners already drawn at out[o..] (few: a linear scan).
+inline bool chosen_before(const OutIdx& out, int64_t o, int64_t have, int64_t m) {
+    for (int64_t j = 0; j < have; ++j)
+        if (out.get(o + j) == m) return true;
+    return false;
+}
+
 // log w of a pair, as Geometry::logw computes it: any kernel and mask ...
 struct AnyLogW {
     const Geometry& g;
@@ -298,19 +305,7 @@ inline bool window_race(Rng& st, int64_t i, const double* xd, int64_t k, int64_t
             const double w = std::exp(lw - ref);
             ++q;
             s.heavy.push(w);
-            if (have > 0) {
-                bool chosen = false;
-                if (!table.empty()) {
-                    chosen = set_has(table, m);
-                } else {
-                    for (int64_t j = 0; j < have; ++j)
-                        if (out.get(o + j) == m) {
-                            chosen = true;
-                            break;
-                        }
-                }
-                if (chosen) continue;
-            }
+            if (have > 0 && (table.empty() ? chosen_before(out, o, have, m) : set_has(table, m))) continue;
             if (hn == rn) {
                 // the key beats tau iff E < w exp(tau + ref); exp(-c) >= 1 - c
                 const double c = w * etau;
