@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -356,3 +358,43 @@ def test_unwritable_output_exits_2(small):
     r = run("build", spec, "-o", "/proc/out.npz")
     assert r.returncode == 2 and "cannot write '/proc/out.npz'" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+BIG = """\
+seed = 1
+[space]
+extent = [[0, 1], [0, 1]]
+
+[populations.exc]
+positions = "uniform"
+n = 1000000
+extent = [[0, 1], [0, 1]]
+
+[projections.ee]
+source = "exc"
+rule = { type = "FixedOutDegree", k = 100 }
+kernel = { type = "Gaussian", sigma = 0.01 }
+"""
+
+
+@pytest.mark.parametrize("sig, status, word",
+                         [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+def test_a_signal_mid_build_leaves_nothing(tmp_path, sig, status, word):
+    """SIGTERM (a batch scheduler's time limit) cleans up like Ctrl-C: no output, no temporary file."""
+    pytest.importorskip("pyarrow")
+    spec = tmp_path / "big.toml"
+    spec.write_text(BIG)
+    out = tmp_path / "out"
+    out.mkdir()
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    proc = subprocess.Popen([sys.executable, "-m", "spatialconn", "build", str(spec), "-o", str(out / "edges.parquet"),
+                             "-q"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any(n.startswith(".edges.parquet.tmp-") for n in os.listdir(out)):  # writing has begun
+        assert proc.poll() is None and time.monotonic() < deadline, "the build ended before it could be stopped"
+        time.sleep(0.01)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == status, err
+    assert err.strip() == f"spatialconn build: {word}", err
+    assert os.listdir(out) == []

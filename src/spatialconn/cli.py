@@ -4,7 +4,10 @@ User errors (a bad spec, a missing file, an infeasible request, an output
 name whose format cannot be told) end with exit status 2 and one line on
 stderr naming the key and the value, without a traceback and without
 leaving a partial output file. ``spatialconn check`` exits with 1 when a
-projection fails its checks.
+projection fails its checks. Ctrl-C (SIGINT) and SIGTERM (sent by batch
+schedulers such as SLURM at a job's time limit, and by ``kill``) stop the
+command the same way: the temporary output is removed, nothing is left
+under the output name, and the exit status is 130 or 143.
 
 Examples
 --------
@@ -17,9 +20,12 @@ spatialconn demo: the forum network (20 sources, 200 targets ...
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 import textwrap
+import threading
 import time
 import uuid
 
@@ -211,19 +217,8 @@ def main(argv=None) -> int:
     """Run ``spatialconn`` with ``argv`` (default: the command line); return the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "build":
-            return _build(args)
-        if args.command == "check":
-            return _check(args)
-        if args.command == "plot":
-            return _plot(args)
-        from .demo import run
-
-        if min(args.sources, args.targets) < 1 or args.k < 0:
-            raise UserError(f"demo: --sources and --targets must be >= 1 and -k >= 0, got "
-                            f"{args.sources}, {args.targets}, {args.k}")
-        print(run(args.sources, args.targets, args.k, args.engine))
-        return 0
+        with _terminated_as_interrupt():
+            return _run(args)
     except UserError as exc:
         print(f"spatialconn {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -232,9 +227,50 @@ def main(argv=None) -> int:
             raise
         print(f"spatialconn {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(f"spatialconn {args.command}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print(f"spatialconn {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _run(args) -> int:
+    if args.command == "build":
+        return _build(args)
+    if args.command == "check":
+        return _check(args)
+    if args.command == "plot":
+        return _plot(args)
+    from .demo import run
+
+    if min(args.sources, args.targets) < 1 or args.k < 0:
+        raise UserError(f"demo: --sources and --targets must be >= 1 and -k >= 0, got "
+                        f"{args.sources}, {args.targets}, {args.k}")
+    print(run(args.sources, args.targets, args.k, args.engine))
+    return 0
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every ``finally`` and atomic write cleans up."""
+
+
+@contextlib.contextmanager
+def _terminated_as_interrupt():
+    """Within the block, SIGTERM raises :class:`Terminated` (main thread, default handler only)."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def raise_terminated(signum, frame):
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _one_line(exc) -> str:
