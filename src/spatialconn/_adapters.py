@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._arrays import unique
 from ._units import UnitContext, plain
 from .connect import connect as _sc_connect
 from .connections import Connections
@@ -122,7 +123,7 @@ def _ids(ids, n, side):
     ids = np.asarray(ids)
     if ids.shape != (n,) or not np.issubdtype(ids.dtype, np.integer):
         raise ValueError(f"{side} ids must be {n} integers, got shape {ids.shape} and dtype {ids.dtype}")
-    if np.unique(ids).size != n:
+    if unique(ids).size != n:
         raise ValueError(f"{side} ids must be unique: the {side} population lists a neuron twice")
     return ids
 

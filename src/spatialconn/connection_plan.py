@@ -28,6 +28,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ._arrays import unique
 from ._validate import positive_int
 from .connections import Connections
 from .rules import FixedInDegree, PairwiseBernoulli
@@ -219,7 +220,7 @@ class ConnectionPlan:
         [5, 5, 2, 2]
         """
         ids = self._check_ids(ids)
-        uniq = np.unique(ids)
+        uniq = unique(ids)
         drv, par = self._source.drivers(uniq, self)
         if uniq.size != ids.size or np.any(uniq != ids):  # regroup in the asked order
             start = np.searchsorted(drv, ids, side="left")
@@ -253,7 +254,7 @@ class ConnectionPlan:
         if self._job is None:
             raise ValueError("only a whole plan (from sc.plan) can be restricted")
         job = self._job
-        parts = [np.unique(self._check_ids(ids)) for ids in parts]
+        parts = [unique(self._check_ids(ids)) for ids in parts]
         if job.pairs is not None:
             sources = (_Pairs.of(job, ids) for ids in parts)
         elif _splits(job.engine, job.problem):
@@ -399,7 +400,7 @@ class _Pairs(_Partial):
         where = np.searchsorted(ids, drv).clip(0, max(ids.size - 1, 0))
         mine = (ids[where] == drv) if ids.size else np.zeros(drv.size, dtype=bool)
         self.rows, self.par = where[mine], par[mine].astype(np.int64)
-        self.partner_ids = np.unique(self.par)
+        self.partner_ids = unique(self.par)
         self.partners = job.problem.partners[self.partner_ids]
         self.drivers_pos = job.problem.drivers[ids]
         self.ids = ids

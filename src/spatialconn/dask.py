@@ -37,6 +37,7 @@ import os
 
 import numpy as np
 
+from ._arrays import unique
 from ._validate import positive_int
 
 __all__ = ["connect", "partition_bounds", "partition_space"]
@@ -66,7 +67,7 @@ def partition_bounds(weights: np.ndarray | None, n: int, npartitions: int) -> np
         goals = cum[-1] * np.arange(1, p) / p
         inner = np.searchsorted(cum, goals, side="left") + 1
         bounds = np.concatenate([[0], np.clip(inner, 0, n), [n]]).astype(np.int64)
-    return np.unique(bounds) if n else np.array([0, 0])
+    return unique(bounds) if n else np.array([0, 0])
 
 
 def partition_space(coords: np.ndarray, weights: np.ndarray, npartitions: int) -> list:

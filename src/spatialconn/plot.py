@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._arrays import unique
+
 __all__ = ["connections", "distance_histogram", "degrees", "overview"]
 
 #: colours of the highlighted drivers (colour-blind safe, Okabe & Ito)
@@ -104,7 +106,7 @@ def connections(conn, source_positions=None, target_positions=None, *, drivers=N
     drv_idx, par_idx = (s, t) if by == "source" else (t, s)
     drv_pos, par_pos = (src, tgt) if by == "source" else (tgt, src)
     if drivers is None:
-        present = np.unique(drv_idx)
+        present = unique(drv_idx)
         if len(present) == 0:
             present = np.arange(len(drv_pos))
         rng = np.random.default_rng(seed)
