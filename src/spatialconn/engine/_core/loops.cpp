@@ -23,6 +23,11 @@ int fixed_degree_with(const LogW& logw, const DriverCells& dc, const Partners& p
     const double all_b[1] = {0.0};
     const Ranges everything{all_s, all_c, 1};
     parallel_for<Scratch>(dc.n_cells, threads, [&](int64_t ci, Scratch& s) {
+        // local copies: the draws below read them in registers (no output store can alias them)
+        const LogW lw = logw;
+        const Partners pl = p;
+        const OutIdx od = out_drv, op = out_par;
+        const bool self = g.exclude_self;
         Window& e = s.win;
         cell_window(dc.cells[ci], g, p, tab, n_total, e);
         s.prob.resize(std::max<int64_t>(e.n, 1));
@@ -32,7 +37,7 @@ int fixed_degree_with(const LogW& logw, const DriverCells& dc, const Partners& p
         const DegreeCell cell = degree_cell(e, tab, multapses, s);
         const Ranges window{e.start.data(), e.count.data(), e.n};
         Rng st;
-        ProposalQueue pq;
+        ProposalQueue<LogW::dim> pq;
         double xd[3];
         for (int64_t r = dc.ptr[ci]; r < dc.ptr[ci + 1]; ++r) {
             if (r + 1 < dc.ptr[ci + 1]) {  // a cell's drivers lie anywhere in the driver arrays
@@ -47,7 +52,7 @@ int fixed_degree_with(const LogW& logw, const DriverCells& dc, const Partners& p
             const int64_t k = degrees[i - dc.first];
             if (k == 0) continue;
             const int64_t o = outoff[i - dc.first];
-            for (int64_t j = 0; j < k; ++j) out_drv.set(o + j, gi);
+            for (int64_t j = 0; j < k; ++j) od.set(o + j, gi);
             driver_xd(dc, d, i, xd);
             st.seed(rs.key0, rs.key1, gi, rs.stream);
             // the window is exact when nothing is left out, else it must leave out < TOL of a
@@ -56,14 +61,14 @@ int fixed_degree_with(const LogW& logw, const DriverCells& dc, const Partners& p
             if (multapses) {
                 int64_t done = 0;
                 if (chk.ok && cell.fast_enough) {
-                    pq.start(st, s.ent, e.n, p, d);
+                    pq.start(st, s.ent, e.n, pl, d, self);
                     while (done < k) {
-                        pq.expect(2.0 * static_cast<double>(k - done));
-                        const int64_t m = draw_one(pq, gi, xd, p, g, logw);
+                        const int64_t m = draw_one(pq, k - done, gi, xd, pl, self, lw);
                         if (m < 0) break;
-                        out_par.set(o + done, p.index[m]);
+                        op.set(o + done, m);  // sorted positions; ids once the driver is done
                         ++done;
                     }
+                    for (int64_t j = 0; j < done; ++j) op.set(o + j, pl.index[op.get(o + j)]);
                     if (done < k) st = pq.stream();
                 }
                 if (done < k) {
@@ -71,14 +76,14 @@ int fixed_degree_with(const LogW& logw, const DriverCells& dc, const Partners& p
                     // then check the window with the driver's exact weights
                     if (chk.ok || !tab.truncated ||
                         static_cast<double>(k) * e.miss <= TOL * window_mass(gi, xd, window, p, g, tab.ref)) {
-                        dense_multi(st, gi, xd, k - done, window, p, g, out_par, o + done, s);
+                        dense_multi(st, gi, xd, k - done, window, p, g, op, o + done, s);
                     } else if (complete) {
-                        dense_multi(st, gi, xd, k - done, everything, p, g, out_par, o + done, s);
+                        dense_multi(st, gi, xd, k - done, everything, p, g, op, o + done, s);
                     } else {
                         status.store(1);
                         continue;
                     }
-                    for (int64_t j = done; j < k; ++j) out_par.set(o + j, p.index[out_par.get(o + j)]);
+                    for (int64_t j = done; j < k; ++j) op.set(o + j, pl.index[op.get(o + j)]);
                 }
                 continue;
             }
@@ -93,14 +98,13 @@ int fixed_degree_with(const LogW& logw, const DriverCells& dc, const Partners& p
             int64_t have = 0;
             if (chk.ok2 && cell.fast_enough && static_cast<double>(k) <= cell.weff) {
                 int64_t repeats = 0;
-                pq.start(st, s.ent, e.n, p, d);
+                pq.start(st, s.ent, e.n, pl, d, self);
                 while (have < k && repeats <= 2 * k + REPEAT_SLACK) {
-                    pq.expect(2.0 * static_cast<double>(k - have));
-                    const int64_t m = draw_one(pq, gi, xd, p, g, logw);
+                    const int64_t m = draw_one(pq, k - have, gi, xd, pl, self, lw);
                     if (m < 0) break;
-                    const bool fresh = table.empty() ? !chosen_before(out_par, o, have, m) : set_add(table, m);
+                    const bool fresh = table.empty() ? !chosen_before(op, o, have, m) : set_add(table, m);
                     if (fresh) {
-                        out_par.set(o + have, m);
+                        op.set(o + have, m);
                         ++have;
                     } else {
                         ++repeats;
@@ -112,20 +116,20 @@ int fixed_degree_with(const LogW& logw, const DriverCells& dc, const Partners& p
                 bool done = false;
                 if (e.n > 0)  // a prefix of the window, checked with the actual weights
                     done = window_race(st, gi, xd, k, have, window, s.eb.data(), e.outside,
-                                       chk.ok2 || !tab.truncated, p, g, tab.ref, out_par, o, table, s);
+                                       chk.ok2 || !tab.truncated, p, g, tab.ref, op, o, table, s);
                 if (!done) {  // last resort: every partner
                     if (!complete) {
                         status.store(1);
                         continue;
                     }
-                    if (!window_race(st, gi, xd, k, have, everything, all_b, 0.0, true, p, g, tab.ref, out_par,
+                    if (!window_race(st, gi, xd, k, have, everything, all_b, 0.0, true, p, g, tab.ref, op,
                                      o, table, s)) {
                         status.store(2);  // fewer candidates than k: the caller's check was wrong
                         continue;
                     }
                 }
             }
-            for (int64_t j = 0; j < k; ++j) out_par.set(o + j, p.index[out_par.get(o + j)]);  // positions -> ids
+            for (int64_t j = 0; j < k; ++j) op.set(o + j, pl.index[op.get(o + j)]);  // positions -> ids
         }
     });
     return status.load();
@@ -274,7 +278,8 @@ void pair_proposals_with(const LogW& logw, const DriverCells& dc, const Partners
         s.alias.resize(std::max<int64_t>(e.n, 1));
         if (!alias_table(e.w.data(), e.n, s.prob.data(), s.alias.data(), s.small, s.large)) return;
         pack_entries(e, s.prob.data(), s.alias.data(), tab, s.ent);
-        const Entry* ent = s.ent.data();
+        const Slot* slot = s.ent.slot.data();
+        const Entry* ent = s.ent.ent.data();
         const int64_t nd = dc.ptr[ci + 1] - dc.ptr[ci];
         Rng st;
         st.seed(rs.key0, rs.key1, dc.cells[ci], rs.stream);  // one stream per cell of drivers
@@ -282,7 +287,7 @@ void pair_proposals_with(const LogW& logw, const DriverCells& dc, const Partners
         for (int64_t q = 0; q < K; ++q) {
             const int64_t i = dc.members[dc.ptr[ci] + st.below(nd)];
             const int64_t gi = dc.ids[i - dc.first];
-            const Proposal pr = make_proposal(st, ent, e.n, p, d);
+            const Proposal pr = make_proposal<LogW::dim>(st, slot, ent, e.n, p, d, g.exclude_self);
             if (g.exclude_self && p.index[pr.m] == gi) continue;
             driver_xd(dc, d, i, xd);
             const double lw = logw(p, pr.m, xd);

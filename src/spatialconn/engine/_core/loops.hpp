@@ -4,13 +4,24 @@
 
 namespace sc {
 
-// One entry of a window's proposal, packed: its alias-table slot and what a proposal then reads.
+// One slot of a window's alias table, read uniformly (kept apart from the entries, so that
+// the slots take less cache) ...
+struct Slot {
+    double prob;    // keep this slot's entry when the fraction is below prob ...
+    int64_t alias;  // ... else take this one
+};
+
+// ... and one entry: what a proposal reads of the entry it picked.
 struct Entry {
-    double prob;     // alias table: keep this entry when the fraction is below prob ...
-    int64_t alias;   // ... else take this one
-    int64_t start;   // its cell's members: sorted positions start..start+count-1
+    int64_t start;  // its cell's members: sorted positions start..start+count-1
     int64_t count;
-    double upper;    // proven bound of log w over its cell pair
+    double upper;   // proven bound of log w over its cell pair
+};
+
+// A window's proposal: its alias slots and entries, packed.
+struct Packed {
+    std::vector<Slot> slot;
+    std::vector<Entry> ent;
 };
 
 // Scratch of one thread (reused across cells and drivers).
@@ -19,7 +30,7 @@ struct Scratch {
     std::vector<double> prob, eb, buf, cdf, hk, tail;
     std::vector<int64_t> alias, small, large, lo_order, where, hm, order, table;
     std::vector<double> neg;
-    std::vector<Entry> ent;
+    Packed ent;
     Heaviest heavy;
 };
 
@@ -32,9 +43,13 @@ struct Ranges {
 
 // The packed entries of window e (alias table prob/alias over e.w).
 inline void pack_entries(const Window& e, const double* prob, const int64_t* alias, const OffsetTable& tab,
-                         std::vector<Entry>& ent) {
-    ent.resize(std::max<int64_t>(e.n, 1));
-    for (int64_t t = 0; t < e.n; ++t) ent[t] = Entry{prob[t], alias[t], e.start[t], e.count[t], tab.upper[e.idx[t]]};
+                         Packed& pk) {
+    pk.slot.resize(std::max<int64_t>(e.n, 1));
+    pk.ent.resize(std::max<int64_t>(e.n, 1));
+    for (int64_t t = 0; t < e.n; ++t) {
+        pk.slot[t] = Slot{prob[t], alias[t]};
+        pk.ent[t] = Entry{e.start[t], e.count[t], tab.upper[e.idx[t]]};
+    }
 }
 
 // A proposal: sorted member m, the acceptance level u (from one uniform) and its entry's bound.
@@ -44,12 +59,15 @@ struct Proposal {
 };
 
 // The same numbers as propose() and a uniform member, read from the packed entries.
-inline Proposal make_proposal(Rng& st, const Entry* ent, int64_t n, const Partners& p, int d) {
+// D: the dimension when known at compile time (0: use d).
+template <int D = 0>
+inline Proposal make_proposal(Rng& st, const Slot* slot, const Entry* ent, int64_t n, const Partners& p, int d,
+                              bool index_soon) {
     const double a = st.uniform() * static_cast<double>(n);
     int64_t t = static_cast<int64_t>(a);
     if (t >= n) t = n - 1;
+    if (a - static_cast<double>(t) >= slot[t].prob) t = slot[t].alias;
     const Entry* en = ent + t;
-    if (a - static_cast<double>(t) >= en->prob) en = ent + en->alias;
     // one uniform picks the member and, from its remaining bits, the acceptance level
     const int64_t cnt = en->count;
     const double v = st.uniform() * static_cast<double>(cnt);
@@ -59,8 +77,8 @@ inline Proposal make_proposal(Rng& st, const Entry* ent, int64_t n, const Partne
     q.u = v - static_cast<double>(j);
     q.m = en->start + j;
     q.upper = en->upper;
-    __builtin_prefetch(p.pos + q.m * d);
-    __builtin_prefetch(p.index + q.m);  // read when the draw is accepted (or for self-exclusion)
+    __builtin_prefetch(p.pos + q.m * (D > 0 ? D : d));
+    if (index_soon) __builtin_prefetch(p.index + q.m);  // read at once for self-exclusion
     return q;
 }
 
@@ -73,30 +91,59 @@ inline bool chosen_before(const OutIdx& out, int64_t o, int64_t have, int64_t m)
 
 // log w of a pair, as Geometry::logw computes it: any kernel and mask ...
 struct AnyLogW {
+    static constexpr int dim = 0;  // the dimension is read at run time
     const Geometry& g;
     inline double operator()(const Partners& p, int64_t m, const double* xd) const { return g.logw(p, m, xd); }
 };
 
 // ... and the same value, without the general dispatch, for the common radial kernels: an
-// unshifted Gaussian or exponential, without mask or inside a disc centred on the driver
-template <int KIND, bool DISC>
+// unshifted Gaussian or exponential, without mask or inside a disc centred on the driver. It
+// holds its own copies of the space's constants (a loop that keeps a copy of it keeps them in
+// registers: they cannot alias the output it writes).
+template <int KIND, bool DISC, int D>
 struct RadialLogW {
-    const Geometry& g;
-    double c, radius;
-    explicit RadialLogW(const Geometry& g_)
-        : g(g_), c(KIND == K_GAUSS ? 2.0 * g_.kp[1] * g_.kp[1] : g_.kp[1]), radius(g_.mp[1]) {}
+    static constexpr int dim = D;
+    static constexpr int d = D;
+    bool flip, periodic;
+    double c, radius, periods[3];
+    explicit RadialLogW(const Geometry& g)
+        : flip(g.sign < 0), periodic(false), c(KIND == K_GAUSS ? 2.0 * g.kp[1] * g.kp[1] : g.kp[1]),
+          radius(g.mp[1]) {
+        for (int a = 0; a < 3; ++a) {
+            periods[a] = g.periods[a];
+            if (a < d && periods[a] < POS_INF) periodic = true;
+        }
+    }
+    // the displacement's squared length, with the operations of Geometry::disp
+    inline double r2(const Partners& p, int64_t m, const double* xd) const {
+        const double* y = p.pos + m * d;
+        double r2 = 0.0;
+        for (int a = 0; a < d; ++a) {
+            double x = y[a] - xd[a];
+            if (periodic) {  // (elsewhere the sign does not change x * x)
+                if (flip) x = -x;
+                if (periods[a] < POS_INF) x = min_image(x, periods[a]);
+            }
+            r2 = a == 0 ? x * x : r2 + x * x;
+        }
+        return r2;
+    }
     inline double operator()(const Partners& p, int64_t m, const double* xd) const {
-        double x0, x1, x2;
-        g.disp(p, m, xd, x0, x1, x2);
-        double r2 = x0 * x0;
-        if (g.d > 1) r2 += x1 * x1;
-        if (g.d > 2) r2 += x2 * x2;
-        if (KIND == K_GAUSS && !DISC) return -r2 / c;
-        const double r = std::sqrt(r2);
+        const double q = r2(p, m, xd);
+        if (KIND == K_GAUSS && !DISC) return -q / c;
+        const double r = std::sqrt(q);
         if (DISC && !(r <= radius)) return NEG_INF;
-        return KIND == K_GAUSS ? -r2 / c : -r / c;
+        return KIND == K_GAUSS ? -q / c : -r / c;
     }
 };
+
+// f with the RadialLogW of g's dimension
+template <int KIND, bool DISC, class F>
+inline auto with_dim(const Geometry& g, F&& f) {
+    if (g.d == 1) return f(RadialLogW<KIND, DISC, 1>(g));
+    if (g.d == 2) return f(RadialLogW<KIND, DISC, 2>(g));
+    return f(RadialLogW<KIND, DISC, 3>(g));
+}
 
 // Run f with the weight evaluation suited to g (a RadialLogW where one applies, else AnyLogW).
 template <class F>
@@ -105,54 +152,57 @@ inline auto with_logw(const Geometry& g, F&& f) {
     const bool none = g.mp[0] == M_NONE;
     const bool disc = g.mp[0] == M_DISC && g.mp[3] == 0.0 && g.mp[4] == 0.0 && g.mp[5] == 0.0;
     if (centred && g.kp[0] == K_GAUSS && g.kp[2] == 0.0) {
-        if (none) return f(RadialLogW<K_GAUSS, false>(g));
-        if (disc) return f(RadialLogW<K_GAUSS, true>(g));
+        if (none) return with_dim<K_GAUSS, false>(g, f);
+        if (disc) return with_dim<K_GAUSS, true>(g, f);
     }
     if (centred && g.kp[0] == K_EXP) {
-        if (none) return f(RadialLogW<K_EXP, false>(g));
-        if (disc) return f(RadialLogW<K_EXP, true>(g));
+        if (none) return with_dim<K_EXP, false>(g, f);
+        if (disc) return with_dim<K_EXP, true>(g, f);
     }
     return f(AnyLogW{g});
 }
 
-// A driver's proposals, made ahead of use: up to `depth` of them are in flight, their partners'
-// positions prefetched, so that the memory latency of one proposal overlaps the evaluation of
-// the ones before it. Proposals are made from the driver's stream in order and consumed in the
-// same order, one per trial, whatever the depth; `stream()` is the stream just after the last
-// proposal consumed (where an exact fallback continues; every proposal takes two numbers), so
-// the depth never changes a result.
+// A driver's proposals, made ahead of use in batches: their partners' positions are prefetched
+// as they are made, so that the memory latency of one proposal overlaps the making and the
+// evaluation of the others. Proposals are made from the driver's stream in order and consumed in
+// the same order, one per trial, whatever the batch size; `stream()` is the stream just after
+// the last proposal consumed (where an exact fallback continues; every proposal takes two
+// numbers), so batching never changes a result.
+template <int D = 0>  // the dimension when known at compile time (0: d)
 struct ProposalQueue {
-    static constexpr int CAP = 16;  // a power of 2
+    static constexpr int CAP = 16;
     Proposal q[CAP];
     Rng gen, first;  // the generator ahead, and as it was at start
     int64_t consumed = 0;
-    int head = 0, n = 0, depth = 1;
+    int pos = 0, n = 0;  // q[pos:n] are made and not yet consumed
+    const Slot* slot = nullptr;
     const Entry* ent = nullptr;
     int64_t n_ent = 0;
+    bool index_soon = false;
     const Partners* p = nullptr;
     int d = 0;
 
-    void start(const Rng& st, const std::vector<Entry>& ent_, int64_t n_ent_, const Partners& p_, int d_) {
+    void start(const Rng& st, const Packed& pk, int64_t n_ent_, const Partners& p_, int d_, bool index_soon_) {
         gen = first = st;
         consumed = 0;
-        head = n = 0;
-        ent = ent_.data();
+        pos = n = 0;
+        slot = pk.slot.data();
+        ent = pk.ent.data();
+        index_soon = index_soon_;
         n_ent = n_ent_;
         p = &p_;
         d = d_;
     }
-    // keep about `want` proposals in flight (more only costs proposals that are thrown away)
-    void expect(double want) { depth = want >= CAP ? CAP : (want < 1.0 ? 1 : static_cast<int>(want)); }
-    inline Proposal pop() {
-        while (n < depth) {
-            q[(head + n) & (CAP - 1)] = make_proposal(gen, ent, n_ent, *p, d);
-            ++n;
+    // the next proposal; a new batch holds about twice the `remaining` accepted draws needed
+    // (more would only make proposals that are thrown away)
+    inline const Proposal& pop(int64_t remaining) {
+        if (pos == n) {
+            n = remaining >= CAP / 2 ? CAP : (remaining < 1 ? 1 : static_cast<int>(2 * remaining));
+            for (int j = 0; j < n; ++j) q[j] = make_proposal<D>(gen, slot, ent, n_ent, *p, d, index_soon);
+            pos = 0;
         }
-        const Proposal r = q[head];
-        head = (head + 1) & (CAP - 1);
-        --n;
         ++consumed;
-        return r;
+        return q[pos++];
     }
     Rng stream() const {
         Rng st = first;
@@ -161,16 +211,17 @@ struct ProposalQueue {
     }
 };
 
-// One exact draw from the window proposal; the sorted partner position, or -1 after
+// One exact draw from the window proposal (`remaining`: the draws the driver still needs, this
+// one included); the sorted partner position, or -1 after
 // MAX_TRIALS rejections (the caller then draws exactly in log space from q.stream(); an
 // accepted value is independent of how many trials it took, so the switch keeps every draw
 // exact).
-template <class LogW>
-inline int64_t draw_one(ProposalQueue& pq, int64_t gi, const double* xd, const Partners& p, const Geometry& g,
-                        const LogW& logw) {
+template <class LogW, class Queue>
+inline int64_t draw_one(Queue& pq, int64_t remaining, int64_t gi, const double* xd, const Partners& p,
+                        bool exclude_self, const LogW& logw) {
     for (int64_t trial = 0; trial < MAX_TRIALS; ++trial) {
-        const Proposal cur = pq.pop();
-        if (g.exclude_self && p.index[cur.m] == gi) continue;
+        const Proposal cur = pq.pop(remaining);
+        if (exclude_self && p.index[cur.m] == gi) continue;
         const double lw = logw(p, cur.m, xd);
         if (lw == NEG_INF) continue;
         const double x = lw - cur.upper;
