@@ -52,7 +52,7 @@ int fixed_degree_with(const LogW& logw, const DriverCells& dc, const Partners& p
             const int64_t k = degrees[i - dc.first];
             if (k == 0) continue;
             const int64_t o = outoff[i - dc.first];
-            for (int64_t j = 0; j < k; ++j) od.set(o + j, gi);
+            od.fill(o, k, gi);
             driver_xd(dc, d, i, xd);
             st.seed(rs.key0, rs.key1, gi, rs.stream);
             // the window is exact when nothing is left out, else it must leave out < TOL of a
@@ -68,7 +68,7 @@ int fixed_degree_with(const LogW& logw, const DriverCells& dc, const Partners& p
                         op.set(o + done, m);  // sorted positions; ids once the driver is done
                         ++done;
                     }
-                    for (int64_t j = 0; j < done; ++j) op.set(o + j, pl.index[op.get(o + j)]);
+                    op.map(o, done, pl.index);
                     if (done < k) st = pq.stream();
                 }
                 if (done < k) {
@@ -83,7 +83,7 @@ int fixed_degree_with(const LogW& logw, const DriverCells& dc, const Partners& p
                         status.store(1);
                         continue;
                     }
-                    for (int64_t j = done; j < k; ++j) op.set(o + j, pl.index[op.get(o + j)]);
+                    op.map(o + done, k - done, pl.index);
                 }
                 continue;
             }
@@ -129,7 +129,7 @@ int fixed_degree_with(const LogW& logw, const DriverCells& dc, const Partners& p
                     }
                 }
             }
-            for (int64_t j = 0; j < k; ++j) op.set(o + j, pl.index[op.get(o + j)]);  // positions -> ids
+            op.map(o, k, pl.index);  // positions -> ids
         }
     });
     return status.load();

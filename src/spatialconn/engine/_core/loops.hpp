@@ -92,6 +92,7 @@ inline bool chosen_before(const OutIdx& out, int64_t o, int64_t have, int64_t m)
 // log w of a pair, as Geometry::logw computes it: any kernel and mask ...
 struct AnyLogW {
     static constexpr int dim = 0;  // the dimension is read at run time
+    static constexpr bool never_zero = false;  // may be 0 (-inf): outside a mask, say
     const Geometry& g;
     inline double operator()(const Partners& p, int64_t m, const double* xd) const { return g.logw(p, m, xd); }
 };
@@ -104,6 +105,7 @@ template <int KIND, bool DISC, int D>
 struct RadialLogW {
     static constexpr int dim = D;
     static constexpr int d = D;
+    static constexpr bool never_zero = !DISC;  // exp(-r^2 / c) and exp(-r / c) are > 0
     bool flip, periodic;
     double c, radius, periods[3];
     explicit RadialLogW(const Geometry& g)
@@ -223,7 +225,7 @@ inline int64_t draw_one(Queue& pq, int64_t remaining, int64_t gi, const double* 
         const Proposal cur = pq.pop(remaining);
         if (exclude_self && p.index[cur.m] == gi) continue;
         const double lw = logw(p, cur.m, xd);
-        if (lw == NEG_INF) continue;
+        if (!LogW::never_zero && lw == NEG_INF) continue;
         const double x = lw - cur.upper;
         const double u = cur.u;
         if (u < 1.0 + x) return cur.m;  // exp(x) >= 1 + x: accept without exp

@@ -37,6 +37,23 @@ struct OutIdx {
     inline int64_t get(int64_t i) const {
         return wide ? static_cast<int64_t*>(p)[i] : static_cast<int64_t>(static_cast<int32_t*>(p)[i]);
     }
+    // out[i..i+n) = v
+    inline void fill(int64_t i, int64_t n, int64_t v) const {
+        if (wide)
+            std::fill_n(static_cast<int64_t*>(p) + i, n, v);
+        else
+            std::fill_n(static_cast<int32_t*>(p) + i, n, static_cast<int32_t>(v));
+    }
+    // out[j] = index[out[j]] for j in [i, i+n): sorted positions to ids
+    inline void map(int64_t i, int64_t n, const int64_t* index) const {
+        if (wide) {
+            int64_t* q = static_cast<int64_t*>(p) + i;
+            for (int64_t j = 0; j < n; ++j) q[j] = index[q[j]];
+        } else {
+            int32_t* q = static_cast<int32_t*>(p) + i;
+            for (int64_t j = 0; j < n; ++j) q[j] = static_cast<int32_t>(index[q[j]]);
+        }
+    }
 };
 
 // Run body(i, scratch) for i in [0, n) on `threads` threads (dynamic: one index at a time);
