@@ -104,7 +104,6 @@ struct AnyLogW {
 template <int KIND, bool DISC, int D>
 struct RadialLogW {
     static constexpr int dim = D;
-    static constexpr int d = D;
     static constexpr bool never_zero = !DISC;  // exp(-r^2 / c) and exp(-r / c) are > 0
     bool flip, periodic;
     double c, radius, periods[3];
@@ -113,14 +112,14 @@ struct RadialLogW {
           radius(g.mp[1]) {
         for (int a = 0; a < 3; ++a) {
             periods[a] = g.periods[a];
-            if (a < d && periods[a] < POS_INF) periodic = true;
+            if (a < D && periods[a] < POS_INF) periodic = true;
         }
     }
     // the displacement's squared length, with the operations of Geometry::disp
     inline double r2(const Partners& p, int64_t m, const double* xd) const {
-        const double* y = p.pos + m * d;
+        const double* y = p.pos + m * D;
         double r2 = 0.0;
-        for (int a = 0; a < d; ++a) {
+        for (int a = 0; a < D; ++a) {
             double x = y[a] - xd[a];
             if (periodic) {  // (elsewhere the sign does not change x * x)
                 if (flip) x = -x;
