@@ -327,12 +327,21 @@ def test_empty_projections_build_check_and_plot(tmp_path):
 @pytest.mark.parametrize("ext", ["h5", "parquet"])
 def test_build_streams_in_blocks_with_the_same_result(small, built, monkeypatch, ext):
     pytest.importorskip("h5py" if ext == "h5" else "pyarrow")
-    from spatialconn import cli
+    from spatialconn import cli, io
 
     d, spec = small
-    monkeypatch.setattr(cli._Stream, "BLOCK_SYNAPSES", 500)  # ~60 drivers per block
+    monkeypatch.setattr(cli._Stream, "MEMORY_LIMIT", 500 * io.BYTES_PER_SYNAPSE)  # ~60 drivers per block
+    sizes, iter_blocks = [], io.iter_blocks
+
+    def counted(*args, **kwargs):
+        for block in iter_blocks(*args, **kwargs):
+            sizes.append(len(block))
+            yield block
+
+    monkeypatch.setattr(io, "iter_blocks", counted)
     out = d / f"blocks.{ext}"
     assert cli.main(["build", str(spec), "-o", str(out), "-q"]) == 0
+    assert len(sizes) > 10 and max(sizes) < 2 * 500  # many blocks, about the budget each (Bernoulli adapts)
     a, b = cli.read_edges(str(out)), cli.read_edges(str(built[ext][0]))
     assert list(a) == list(b)
     for name in a:

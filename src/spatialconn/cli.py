@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
                         per projection, type tables, the config (BMTK, bluepysnap, libsonata)
             Every projection is validated and planned before any is built; the file is written
             under a temporary name and renamed when complete: on any error there is no OUTPUT.
-            .h5 and .parquet are streamed in blocks of a few million synapses (bounded memory);
+            .h5 and .parquet are streamed in blocks of about 1 GiB (bounded memory);
             .npz is assembled in memory. A progress bar is shown when stderr is a terminal; a
             summary (synapses, degree statistics, time) is printed at the end."""),
         epilog=_SPEC_FORMAT + "\n\n" + _EPILOG)
@@ -313,8 +313,10 @@ def _build(args) -> int:
 class _Stream:
     """One projection's synapses, block by block, with degree counts and time on the way."""
 
-    #: synapses per block (bounds the memory of .h5 and .parquet output)
-    BLOCK_SYNAPSES = 4_000_000
+    #: working memory of one block of .h5 and .parquet output (io.connect_to_file's default).
+    #: Blocks are as large as that allows: a block of a random population touches most cells,
+    #: and each cell it touches builds its proposal table again.
+    MEMORY_LIMIT = 1 << 30
 
     def __init__(self, net, name: str, engine: str, show: bool):
         from .connect import plan
@@ -326,15 +328,6 @@ class _Stream:
         self.n_sources = len(net.populations[proj.source])
         self.n_targets = len(net.populations[proj.target])
         self.n_drivers = self.n_targets if proj.rule.driver == "target" else self.n_sources
-        rule = proj.rule
-        if hasattr(rule, "k"):
-            mean = float(np.mean(rule.k)) if np.size(rule.k) else 0.0
-        elif hasattr(rule, "n"):
-            mean = int(rule.n) / max(1, self.n_drivers)
-        else:
-            mean = 0.0
-        per_bar = max(1000, -(-self.n_drivers // 50))
-        self.chunk = max(1, min(per_bar, int(self.BLOCK_SYNAPSES // max(1.0, mean))))
         start = time.perf_counter()
         try:  # every check, and the plan of the counts, happen here
             self.plan = plan(**kwargs, engine=engine)
@@ -346,17 +339,14 @@ class _Stream:
         self.synapses, self.seconds = 0, self.planning
 
     def __iter__(self):
-        from .progress import progress_bar
+        from .io import iter_blocks
 
         start = time.perf_counter()  # building and writing this projection's blocks
-        with progress_bar(self.show, total=self.n_drivers, desc=self.name, unit=" drivers") as bar:
-            for lo in range(0, max(self.n_drivers, 1), self.chunk):  # one (empty) block at least
-                block = self.plan.block(lo, min(self.n_drivers, lo + self.chunk))
-                self.out_degrees += np.bincount(block.sources, minlength=self.n_sources)
-                self.in_degrees += np.bincount(block.targets, minlength=self.n_targets)
-                self.synapses += len(block)
-                bar.update(min(self.chunk, self.n_drivers - bar.n))
-                yield block
+        for block in iter_blocks(self.plan, memory_limit=self.MEMORY_LIMIT, progress=self.show, desc=self.name):
+            self.out_degrees += np.bincount(block.sources, minlength=self.n_sources)
+            self.in_degrees += np.bincount(block.targets, minlength=self.n_targets)
+            self.synapses += len(block)
+            yield block
         self.seconds = self.planning + time.perf_counter() - start
 
 

@@ -138,7 +138,7 @@ def write(conn, path, **options) -> str:
 
 
 def iter_blocks(plan, *, memory_limit=1 << 30, chunk_size=None, progress: bool = False, start: int = 0,
-                stop: int | None = None):
+                stop: int | None = None, desc: str = "drivers"):
     """Yield the synapses of a :class:`~spatialconn.ConnectionPlan` in blocks sized to ``memory_limit``.
 
     Block boundaries are chosen from the known degrees (fixed-degree and
@@ -158,6 +158,8 @@ def iter_blocks(plan, *, memory_limit=1 << 30, chunk_size=None, progress: bool =
         tqdm bar over drivers.
     start, stop : int, optional
         Only drivers ``start:stop`` (default: all).
+    desc : str
+        The progress bar's label.
 
     Examples
     --------
@@ -171,7 +173,7 @@ def iter_blocks(plan, *, memory_limit=1 << 30, chunk_size=None, progress: bool =
     n = plan.n_drivers if stop is None else int(stop)
     budget = max(1, parse_bytes(memory_limit) // BYTES_PER_SYNAPSE)
     cum = None if plan.degrees is None else np.cumsum(plan.degrees, dtype=np.int64)
-    with progress_bar(progress, total=n - start, desc="drivers", unit="drv") as bar:
+    with progress_bar(progress, total=n - start, desc=desc, unit=" drivers") as bar:
         # Bernoulli: start small enough for the worst case (every partner), then adapt
         lo, step = int(start), max(1, min(1024, budget // max(1, plan.partners_held)))
         if n == lo:
