@@ -118,6 +118,9 @@ struct Window {
     int64_t total = 0;   // partners in the window's cells
     int64_t drop = 0;    // partners in dropped cells
     double emax = 0.0;   // largest member bound
+    double sumw = 0.0;   // the sum of w, in entry order
+    int64_t wcount = 0;  // the entries' partners
+    double wmax = 0.0;   // largest bound of an entry with w > 0
     double miss = 0.0;   // proven bound of the mass left out or dropped
     double outside = 0.0;  // the part of miss outside the window
     std::vector<int64_t> start, count, idx;

@@ -400,25 +400,20 @@ struct DegreeCell {
     bool fast_enough = true;  // proven acceptance rate at least MIN_ACCEPT (or unknown)
 };
 
-// Per-cell setup shared by sampling and by the exact-fallback prediction: proven mass bound of
-// each entry (s.eb) and, when a check without multapses will read it, the entries by
-// decreasing member lower bound (s.lo_order).
+// Per-cell setup shared by sampling and by the exact-fallback prediction; without multapses
+// (the exact race reads them) also the proven mass bound of each entry (s.eb) and, when a check
+// will read it, the entries by decreasing member lower bound (s.lo_order).
 inline DegreeCell degree_cell(const Window& e, const OffsetTable& tab, bool multapses, Scratch& s) {
     DegreeCell dc;
-    int64_t wcount = 0;
-    double emax = 0.0;
-    for (int64_t t = 0; t < e.n; ++t) {
-        dc.sumw += e.w[t];
-        wcount += e.count[t];
-        if (e.w[t] > 0.0 && tab.scaled_upper[e.idx[t]] > emax) emax = tab.scaled_upper[e.idx[t]];
-    }
+    dc.sumw = e.sumw;  // summed by cell_entries
     dc.has_table = dc.sumw > 0.0;
-    dc.weff = emax > 0.0 ? std::min(static_cast<double>(wcount), dc.sumw / emax) : 0.0;
+    dc.weff = e.wmax > 0.0 ? std::min(static_cast<double>(e.wcount), dc.sumw / e.wmax) : 0.0;
     dc.fast_enough = e.low == 0.0 || e.low >= MIN_ACCEPT * dc.sumw;
+    if (multapses) return dc;
     s.eb.resize(std::max<int64_t>(e.n, 1));
     for (int64_t t = 0; t < e.n; ++t)
         s.eb[t] = tab.cls[e.idx[t]] == CLS_PROPOSED ? e.w[t] : static_cast<double>(e.count[t]) * EXP_CUTOFF;
-    const int64_t n = (!multapses && dc.has_table && e.miss > 0.0) ? e.n : 0;
+    const int64_t n = (dc.has_table && e.miss > 0.0) ? e.n : 0;
     s.lo_order.resize(n);
     s.neg.resize(n);
     for (int64_t t = 0; t < n; ++t) s.neg[t] = -tab.scaled_lower[e.idx[t]];

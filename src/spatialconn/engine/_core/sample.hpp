@@ -126,8 +126,8 @@ inline void cell_entries(int64_t c, const Geometry& g, const Partners& p, const 
     const int64_t* l0 = e.local[0].data() - tab.omin[0];
     const int64_t* l1 = d > 1 ? e.local[1].data() - tab.omin[1] : nullptr;
     const int64_t* l2 = d > 2 ? e.local[2].data() - tab.omin[2] : nullptr;
-    int64_t n = 0, total = 0, drop = 0;
-    double low = 0.0, emax = 0.0;
+    int64_t n = 0, total = 0, drop = 0, wcount = 0;
+    double low = 0.0, emax = 0.0, sumw = 0.0, wmax = 0.0;
     const int64_t stop = limit < 0 ? W : std::min(limit, W);
     for (int64_t t = 0; t < stop; ++t) {
         const int64_t* off = tab.offsets + t * d;
@@ -153,11 +153,15 @@ inline void cell_entries(int64_t c, const Geometry& g, const Partners& p, const 
         e.start[n] = p.start[flat];
         e.count[n] = cnt;
         e.idx[n] = t;
+        wcount += cnt;
         if (k == CLS_DROPPED) {
             drop += cnt;
             e.w[n] = 0.0;
         } else {
-            e.w[n] = static_cast<double>(cnt) * tab.scaled_upper[t];
+            const double w = static_cast<double>(cnt) * tab.scaled_upper[t];
+            e.w[n] = w;
+            sumw += w;
+            if (w > 0.0 && tab.scaled_upper[t] > wmax) wmax = tab.scaled_upper[t];
             if (own > 0 && tab.scaled_upper[t] > emax) emax = tab.scaled_upper[t];
         }
         ++n;
@@ -167,6 +171,9 @@ inline void cell_entries(int64_t c, const Geometry& g, const Partners& p, const 
     e.total = total;
     e.drop = drop;
     e.emax = emax;
+    e.sumw = sumw;
+    e.wcount = wcount;
+    e.wmax = wmax;
 }
 
 // cell_entries plus what the window checks need: miss, a proven upper bound of the mass the
