@@ -108,6 +108,11 @@ def run_import(src, threads):
     return float(out.stdout.strip())
 
 
+def _seconds(t: float) -> str:
+    """``t`` in s, or in ms below 0.1 s (the forum call takes a few ms)."""
+    return f"{t * 1e3:.2f} ms" if t < 0.1 else f"{t:.3f} s"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tree", action="append", required=True, help="NAME=PATH of a src/ directory")
@@ -133,7 +138,7 @@ def main():
         label = {"import": "import spatialconn (best of 5 fresh processes)",
                  "cold": "fresh process: start, import, first forum connect (best of 3)"}.get(case)
         label = label or CASES[case][0]
-        cells = " | ".join(f"{res[n][0]:.3f} s{res[n][1]}" for n in names)
+        cells = " | ".join(f"{_seconds(res[n][0])}{res[n][1]}" for n in names)
         ratio = f" {res[names[0]][0] / res[names[-1]][0]:.2f}x |" if len(trees) > 1 else ""
         print(f"| {label} | {cells} |{ratio}", flush=True)
 
