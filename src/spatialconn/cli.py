@@ -327,7 +327,6 @@ class _Stream:
         self.name, self.show, self.rule = name, show, proj.rule
         self.n_sources = len(net.populations[proj.source])
         self.n_targets = len(net.populations[proj.target])
-        self.n_drivers = self.n_targets if proj.rule.driver == "target" else self.n_sources
         start = time.perf_counter()
         try:  # every check, and the plan of the counts, happen here
             self.plan = plan(**kwargs, engine=engine)
